@@ -1,1 +1,38 @@
-export const placeholder = 1;
+/**
+ * @aio/core: asynchronous and direct file I/O for Node.js with the semantics
+ * of PostgreSQL 18's AIO subsystem.  See README.md for the design.
+ */
+export { Aio, AIO_SUBMIT_BATCH_SIZE, AIO_DEFAULT_MAX_CONCURRENCY, AIO_MAX_CONCURRENCY } from './aio.js';
+export type { AioOptions, AioHandleRow, AioStats } from './aio.js';
+export {
+  AioHandle,
+  AioWaitRef,
+  AIO_HANDLE_STATES,
+  AIO_MAX_HANDLE_DATA,
+  AIO_FLAG_SYNCHRONOUS,
+  AIO_FLAG_REFERENCES_LOCAL,
+  AIO_FLAG_BUFFERED,
+} from './handle.js';
+export type { AioHandleState, AioHandleFlag } from './handle.js';
+export { AioFile } from './file.js';
+export type { AioOpenFlags, AioFileIoOptions } from './file.js';
+export { AioResult, AioReturn, AioTargetDescription } from './result.js';
+export type { AioResultStatus } from './result.js';
+export { defineAioCallbacks, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
+export type { AioCallbacks, AioCallbackId } from './callbacks.js';
+export { AioUsageError, AioIoError, AioAbortError, AIO_USAGE_ERROR_CODES } from './errors.js';
+export type { AioUsageErrorCode } from './errors.js';
+export { syncMethod } from './sync-method.js';
+export { AIO_METHOD_NAMES, AIO_OP, AIO_OP_NAMES } from './method.js';
+export type {
+  AioMethod,
+  AioMethodFactory,
+  AioMethodHost,
+  AioMethodName,
+  AioMethodCapabilities,
+  AioMethodContext,
+  AioProbeResult,
+  AioOpName,
+  AioCancelOutcome,
+  AioFallbackReason,
+} from './method.js';

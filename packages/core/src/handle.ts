@@ -1,0 +1,332 @@
+/**
+ * AIO handles and wait references.
+ *
+ * A context owns a fixed pool of handles.  A handle carries one IO at a
+ * time; it is reused as soon as that IO completed, and its generation number
+ * goes up on every reuse, so a wait reference (index + generation) taken for
+ * one IO is never confused with a later IO on the same handle.
+ *
+ * The states and their transitions (every change goes through
+ * `Aio#setState`, the one function that changes a handle's state):
+ *
+ *   idle ──acquire──▶ handed-out ──start*──▶ defined ──stage cbs──▶ staged
+ *     ▲                   │                                           │
+ *     │                release                         submit (or run synchronously)
+ *     │                   │                                           ▼
+ *     └──── reclaim ◀─────┴──── completed-local ◀── completed-shared ◀── completed-io ◀── submitted
+ *
+ * - `idle`: free, on the context's idle stack.
+ * - `handed-out`: returned by `acquire()`; the op is not known yet.  At most
+ *   one handle per context is in this state (the one-handed-out rule).
+ * - `defined`: a `start*` call filled in the op, file, buffers and offset.
+ * - `staged`: the stage callbacks ran; the IO waits to be submitted (in
+ *   batch mode, or until the end of the `start*` call outside it).
+ * - `submitted`: the method has the IO; it is on the in-flight list.
+ * - `completed-io`: the raw result is known; shared callbacks have not run.
+ * - `completed-shared`: shared callbacks ran; waiters have been woken.
+ * - `completed-local`: local callbacks ran; the issuer's return object is filled.
+ * Reclaim bumps the generation and puts the handle back to `idle`.
+ */
+import { AioUsageError } from './errors.js';
+import type { Aio } from './aio.js';
+import type { AioFile } from './file.js';
+import { AIO_OP_NAMES, type AioOpCode, type AioOpName } from './method.js';
+import { AioResult, AioReturn } from './result.js';
+
+export type AioHandleState =
+  | 'idle'
+  | 'handed-out'
+  | 'defined'
+  | 'staged'
+  | 'submitted'
+  | 'completed-io'
+  | 'completed-shared'
+  | 'completed-local';
+
+/** State names by their numeric code (the code is what the hot path compares). */
+export const AIO_HANDLE_STATES: readonly AioHandleState[] = [
+  'idle',
+  'handed-out',
+  'defined',
+  'staged',
+  'submitted',
+  'completed-io',
+  'completed-shared',
+  'completed-local',
+];
+
+export const HS_IDLE = 0;
+export const HS_HANDED_OUT = 1;
+export const HS_DEFINED = 2;
+export const HS_STAGED = 3;
+export const HS_SUBMITTED = 4;
+export const HS_COMPLETED_IO = 5;
+export const HS_COMPLETED_SHARED = 6;
+export const HS_COMPLETED_LOCAL = 7;
+
+/**
+ * Handle flags, set while the handle is handed out (they OR together):
+ * - `synchronous`: a hint that the IO will be waited for at once, so running
+ *   it synchronously is cheaper;
+ * - `references-local`: the IO references memory only this thread can see;
+ *   methods that execute on other threads must run it synchronously;
+ * - `buffered`: the IO goes through the page cache (io_uring uses it to
+ *   decide on IOSQE_ASYNC).
+ */
+export type AioHandleFlag = 'synchronous' | 'references-local' | 'buffered';
+
+export const AIO_FLAG_SYNCHRONOUS = 1;
+export const AIO_FLAG_REFERENCES_LOCAL = 2;
+export const AIO_FLAG_BUFFERED = 4;
+
+const FLAG_BITS: Record<AioHandleFlag, number> = {
+  synchronous: AIO_FLAG_SYNCHRONOUS,
+  'references-local': AIO_FLAG_REFERENCES_LOCAL,
+  buffered: AIO_FLAG_BUFFERED,
+};
+
+/** The most values one handle's data array can hold (PostgreSQL's PG_IOV_MAX). */
+export const AIO_MAX_HANDLE_DATA = 128;
+
+/**
+ * One IO slot of a context.  Users get one from `aio.acquire()`, define an IO
+ * on it with one `start*` call, and never touch it again after that call:
+ * the IO may complete and the handle be reused before `start*` returns.
+ *
+ * The public fields below the methods are read by IO methods (backends);
+ * they belong to the core and must not be written by anyone else.
+ */
+export class AioHandle {
+  /** The position of this handle in its context's pool. */
+  readonly index: number;
+  /** Goes up by one every time the handle is reused; starts at 1. */
+  generation = 1;
+
+  /** @internal The numeric state; see {@link AIO_HANDLE_STATES}. */
+  stateCode = HS_IDLE;
+  /** The op code of the current IO. */
+  op: AioOpCode = 0;
+  /** The file of the current IO. */
+  file: AioFile | null = null;
+  /** Byte offset of the current IO. */
+  offset = 0;
+  /** Bytes the current IO asks for (the sum of all buffers for vectored IO). */
+  length = 0;
+  /** The buffer of a read or write; null for vectored IO and syncs. */
+  buffer: ArrayBufferView | null = null;
+  /** The buffers of a readv or writev; null otherwise.  A private copy of the caller's array. */
+  buffers: ArrayBufferView[] | null = null;
+  /** OR of AIO_FLAG_* bits. */
+  flags = 0;
+  /** The raw result, once known: bytes, or -errno. */
+  raw = 0;
+  /** The result after shared callbacks: what every waiter sees. */
+  readonly distilled = new AioResult();
+  /** Free for the method's own per-IO bookkeeping; cleared at reclaim. */
+  methodData: unknown = null;
+
+  /** @internal */ readonly aio: Aio;
+  /** @internal The issuer's return object, filled at reclaim. */
+  ret: AioReturn | null = null;
+  /** @internal Registered callback ids and their data values, in registration order. */
+  readonly callbackIds: number[] = [0, 0, 0, 0];
+  /** @internal */ readonly callbackData: number[] = [0, 0, 0, 0];
+  /** @internal */ callbackCount = 0;
+  /** @internal */ handleData: readonly number[] | null = null;
+  /** @internal What a throwing callback threw. */
+  callbackError: unknown = undefined;
+  /** @internal Neighbours on the in-flight list (handle indexes, -1 for none). */
+  inflightPrev = -1;
+  /** @internal */ inflightNext = -1;
+  /** @internal Resolves the Promise of `wait()` callers for the current generation. */
+  wakeWaiters: (() => void) | null = null;
+  /** @internal */ waitPromise: Promise<void> | null = null;
+  /** @internal The Promise of a convenience call whose IO runs on this handle. */
+  settleResolve: ((bytes: number) => void) | null = null;
+  /** @internal */ settleReject: ((error: unknown) => void) | null = null;
+  /** @internal The AbortSignal of that call, and its listener. */
+  settleSignal: AbortSignal | null = null;
+  /** @internal */ settleOnAbort: (() => void) | null = null;
+  /** @internal The return object convenience calls use (one per handle: no allocation per IO). */
+  readonly ownReturn: AioReturn;
+  /** @internal */ readonly scratch = new AioResult();
+
+  /** @internal Handles are created by their context only. */
+  constructor(aio: Aio, index: number) {
+    this.aio = aio;
+    this.index = index;
+    this.ownReturn = new AioReturn();
+  }
+
+  /** The current state, as a name. */
+  get state(): AioHandleState {
+    return AIO_HANDLE_STATES[this.stateCode];
+  }
+
+  /** The current op, as a name. */
+  get opName(): AioOpName {
+    return AIO_OP_NAMES[this.op];
+  }
+
+  /** Whether a flag is set. */
+  hasFlag(flag: AioHandleFlag): boolean {
+    return (this.flags & FLAG_BITS[flag]) !== 0;
+  }
+
+  /**
+   * Sets a flag.  Only while handed out (before the IO is defined), because
+   * the method decides how to run the IO when it is staged.
+   */
+  setFlag(flag: AioHandleFlag): void {
+    this.aio._checkHandedOut(this, 'setFlag');
+    const bit = FLAG_BITS[flag];
+    if (bit === undefined) {
+      throw new AioUsageError('AIO_ERR_INVALID_OPTION', `unknown flag ${JSON.stringify(flag)}; known: ${Object.keys(FLAG_BITS).join(', ')}`);
+    }
+    this.flags |= bit;
+  }
+
+  /**
+   * Fills `into` (or a new reference) with this handle's index and current
+   * generation.  Take it before `start*`: once started, the handle may be
+   * reused at any moment.
+   */
+  getWaitRef(into?: AioWaitRef): AioWaitRef {
+    this.aio._checkCanReference(this);
+    const ref = into ?? new AioWaitRef();
+    if (!(ref instanceof AioWaitRef)) {
+      throw new AioUsageError('AIO_ERR_INVALID_TYPE', 'getWaitRef(into) needs an AioWaitRef');
+    }
+    ref.aio = this.aio;
+    ref.index = this.index;
+    ref.generation = this.generation;
+    return ref;
+  }
+
+  /**
+   * Registers callbacks by id with a small data value, before `start*`.
+   * At most 4 per handle; each phase runs them last-registered first.
+   */
+  registerCallbacks(id: number, data = 0): void {
+    this.aio._registerCallbacks(this, id, data);
+  }
+
+  /** Attaches one array of numbers to the IO, shared by all its callbacks.  Once, while handed out. */
+  setHandleData(values: readonly number[]): void {
+    this.aio._setHandleData(this, values);
+  }
+
+  /** The array given to {@link setHandleData}, or an empty array. */
+  getHandleData(): readonly number[] {
+    return this.handleData ?? [];
+  }
+
+  /** Reads `file` at `offset` into `buffer` (the first `length` bytes of it). */
+  startRead(file: AioFile, buffer: ArrayBufferView, offset: number | bigint, length?: number): void {
+    this.aio._startIo(this, 1, file, buffer, null, offset, length);
+  }
+
+  /** Reads `file` at `offset` into `buffers`, in order (preadv). */
+  startReadv(file: AioFile, buffers: readonly ArrayBufferView[], offset: number | bigint): void {
+    this.aio._startIo(this, 2, file, null, buffers, offset, undefined);
+  }
+
+  /** Writes the first `length` bytes of `buffer` to `file` at `offset`. */
+  startWrite(file: AioFile, buffer: ArrayBufferView, offset: number | bigint, length?: number): void {
+    this.aio._startIo(this, 3, file, buffer, null, offset, length);
+  }
+
+  /** Writes `buffers`, in order, to `file` at `offset` (pwritev). */
+  startWritev(file: AioFile, buffers: readonly ArrayBufferView[], offset: number | bigint): void {
+    this.aio._startIo(this, 4, file, null, buffers, offset, undefined);
+  }
+
+  /** Flushes `file`'s data and metadata to stable storage. */
+  startFsync(file: AioFile): void {
+    this.aio._startIo(this, 5, file, null, null, 0, undefined);
+  }
+
+  /** Flushes `file`'s data (and the metadata needed to read it back). */
+  startFdatasync(file: AioFile): void {
+    this.aio._startIo(this, 6, file, null, null, 0, undefined);
+  }
+
+  /** Gives back a handed-out handle without defining an IO on it. */
+  release(): void {
+    this.aio._release(this);
+  }
+
+  /** The target of the current IO, e.g. `read of 4096 bytes at offset 0 in file "/x"`. */
+  describeTarget(): string {
+    const path = this.file?.path;
+    const where = path === undefined || path === null ? 'an unnamed file' : `file ${JSON.stringify(path)}`;
+    const op = this.opName;
+    if (op === 'fsync' || op === 'fdatasync') return `${op} of ${where}`;
+    return `${op} of ${this.length} bytes at offset ${this.offset} in ${where}`;
+  }
+
+  /**
+   * Opens the IO's file again, by path, with the same flags, for a method
+   * that must execute the IO somewhere the issuer's file cannot be used.
+   * Returns a new fd that the caller owns.
+   */
+  reopenTarget(): number {
+    if (this.file === null) throw new AioUsageError('AIO_ERR_HANDLE_STATE', 'the handle has no IO defined');
+    return this.file.reopen();
+  }
+}
+
+/**
+ * A reference to one IO: a handle index and the generation the handle had
+ * when the reference was taken.  Any number of references may exist per IO;
+ * a reference to an IO whose handle has since been reused is simply done.
+ */
+export class AioWaitRef {
+  /** The handle's index, or -1 for a cleared reference. */
+  index = -1;
+  /** The handle's generation when the reference was taken (never 0 for a valid one). */
+  generation = 0;
+  /** @internal */ aio: Aio | null = null;
+
+  /** Whether the reference points at an IO. */
+  get valid(): boolean {
+    return this.aio !== null && this.index >= 0;
+  }
+
+  /** Makes the reference invalid. */
+  clear(): void {
+    this.aio = null;
+    this.index = -1;
+    this.generation = 0;
+  }
+
+  /**
+   * Resolves when the IO has completed (shared callbacks ran, the issuer's
+   * return object is filled).  Resolves at once for a completed or recycled
+   * IO.  Throws AIO_ERR_WAIT_UNSUBMITTED for one's own IO that is not
+   * submitted yet (it would never complete: submit or exit batch mode first).
+   */
+  wait(): Promise<void> {
+    return this.#context().waitAsync(this.index, this.generation);
+  }
+
+  /**
+   * Blocks the thread until the IO completed, with the method's own wait
+   * (io_uring_wait_cqe, a condition variable...).  Same rules as {@link wait}.
+   */
+  waitSync(): void {
+    this.#context().waitSync(this.index, this.generation);
+  }
+
+  /** Whether the IO has completed; never blocks (it may collect ready completions). */
+  isDone(): boolean {
+    return this.#context().isDone(this.index, this.generation);
+  }
+
+  #context(): Aio {
+    if (this.aio === null || this.index < 0) {
+      throw new AioUsageError('AIO_ERR_HANDLE_STATE', 'the wait reference is cleared (take one with handle.getWaitRef() before start*)');
+    }
+    return this.aio;
+  }
+}

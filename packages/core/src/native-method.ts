@@ -1,0 +1,249 @@
+/**
+ * The JavaScript half every native method shares.
+ *
+ * A native backend (io_uring, threadpool, posix_aio, kqueue, iocp) exports a
+ * small addon with the same functions (the {@link AioNativeBinding} contract)
+ * and wraps it in a {@link NativeMethod}.  This class turns the core's
+ * handles into a table of plain numbers and a list of buffers that the
+ * addon decodes in one call per batch (the C side is
+ * `tooling/native/src/io.c`), and turns the addon's completion table back
+ * into `host.processCompletions` calls.  No object is allocated per IO on
+ * this path.
+ *
+ * The submission table: {@link AIO_SUBMIT_STRIDE} float64 words per IO:
+ *   [0] op code           [1] handle index     [2] generation & 0xffffffff
+ *   [3] flags             [4] file (fd/HANDLE) [5] offset
+ *   [6] length (bytes)    [7] first view       [8] view count
+ *   [9] disposition, written back by the addon (see AIO_DISPOSITION)
+ * Float64 holds every integer up to 2^53 exactly, which covers offsets,
+ * lengths and handle values.
+ *
+ * The completion table: int32 triples [handle index, generation & 0xffffffff,
+ * raw result], one per completed IO, `maxConcurrency` triples long (no more
+ * IOs than that can be in flight, so one drain always fits).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { AioUsageError } from './errors.js';
+import type { AioHandle } from './handle.js';
+import type {
+  AioCancelOutcome,
+  AioFallbackReason,
+  AioMethod,
+  AioMethodCapabilities,
+  AioMethodContext,
+  AioMethodHost,
+  AioMethodName,
+  AioProbeResult,
+} from './method.js';
+import { executeWithNodeFs } from './sync-method.js';
+
+/** Float64 words per IO in the submission table. */
+export const AIO_SUBMIT_STRIDE = 10;
+
+/** The most IOs one submit call carries (the core's batch size). */
+export const AIO_SUBMIT_MAX = 32;
+
+/** What the addon wrote into word 9 for each IO of a submit call. */
+export const AIO_DISPOSITION = {
+  /** Accepted: in flight; its completion will come through the completion table. */
+  accepted: 0,
+  /** The method cannot do this op asynchronously here: run it synchronously. */
+  unsupportedOp: 1,
+  /** The method's queue or in-flight table is full: run it synchronously. */
+  queueFull: 2,
+  /** The OS said EAGAIN: run it synchronously. */
+  eagain: 3,
+} as const;
+
+const FALLBACK_REASON: Record<number, AioFallbackReason> = {
+  1: 'unsupported-op',
+  2: 'queue-full',
+  3: 'eagain',
+};
+
+/** An opaque native context (an external value). */
+export type AioNativeContext = object;
+
+/**
+ * The functions every native method addon exports.  All are called on the
+ * thread that created the context; none of them calls back into JavaScript
+ * except `onComplete`, which the addon calls from the event loop (never
+ * from inside `submit`, `poll` or `wait`).
+ */
+export interface AioNativeBinding {
+  /** A live check that the mechanism works here; never throws. */
+  probe(options?: Readonly<Record<string, unknown>>): AioProbeResult;
+  /**
+   * Creates the native context.  `words` and `completions` stay referenced
+   * by the native context until `close`; `onComplete(count)` is called on
+   * the event loop after the addon filled `count` triples of `completions`.
+   */
+  create(
+    options: Readonly<Record<string, unknown>>,
+    words: Float64Array,
+    completions: Int32Array,
+    onComplete: (count: number) => void,
+  ): AioNativeContext;
+  /** Submits `count` IOs described in `words`, whose buffers are `views`; writes dispositions to word 9. */
+  submit(context: AioNativeContext, count: number, views: readonly ArrayBufferView[]): void;
+  /** Fills ready completions into the table without blocking; returns how many. */
+  poll(context: AioNativeContext): number;
+  /** Blocks until the IO (index, generation) completed; fills ready completions; returns how many. */
+  wait(context: AioNativeContext, index: number, generation: number): number;
+  /** Asks the OS to cancel an in-flight IO: 0 canceled, 1 not canceled, 2 unsupported. */
+  cancel?(context: AioNativeContext, index: number, generation: number): number;
+  /** Native counters. */
+  stats(context: AioNativeContext): Record<string, number>;
+  /** Frees the context; every IO has completed. */
+  close(context: AioNativeContext): void;
+}
+
+/** What a backend tells {@link NativeMethod} about itself. */
+export interface NativeMethodSpec {
+  readonly name: AioMethodName;
+  readonly capabilities: AioMethodCapabilities;
+  readonly waitOnFileBeforeClose: boolean;
+  /** Decides per IO whether the core must run it synchronously (e.g. references-local on a thread pool). */
+  needsSynchronousExecution?(handle: AioHandle): boolean;
+  /** Options passed to the addon's `create`. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+const CANCEL_OUTCOMES: readonly AioCancelOutcome[] = ['canceled', 'not-canceled', 'unsupported'];
+
+/** An AioMethod over a native addon that follows {@link AioNativeBinding}. */
+export class NativeMethod implements AioMethod {
+  readonly name: AioMethodName;
+  readonly capabilities: AioMethodCapabilities;
+  readonly waitOnFileBeforeClose: boolean;
+  readonly #binding: AioNativeBinding;
+  readonly #host: AioMethodHost;
+  readonly #spec: NativeMethodSpec;
+  readonly #context: AioNativeContext;
+  readonly #words = new Float64Array(AIO_SUBMIT_MAX * AIO_SUBMIT_STRIDE);
+  readonly #completions: Int32Array;
+  /** The buffers of the batch being submitted; reused, emptied after each submit. */
+  readonly #views: ArrayBufferView[] = [];
+  #closed = false;
+
+  constructor(binding: AioNativeBinding, spec: NativeMethodSpec, host: AioMethodHost, context: AioMethodContext) {
+    this.name = spec.name;
+    this.capabilities = spec.capabilities;
+    this.waitOnFileBeforeClose = spec.waitOnFileBeforeClose;
+    this.#binding = binding;
+    this.#host = host;
+    this.#spec = spec;
+    this.#completions = new Int32Array(context.maxConcurrency * 3);
+    const options = { ...spec.options, maxConcurrency: context.maxConcurrency };
+    this.#context = binding.create(options, this.#words, this.#completions, (count) => this.#deliver(count));
+  }
+
+  needsSynchronousExecution(handle: AioHandle): boolean {
+    return this.#spec.needsSynchronousExecution?.(handle) ?? false;
+  }
+
+  submit(handles: readonly AioHandle[], count: number): number {
+    const words = this.#words;
+    const views = this.#views;
+    for (let i = 0; i < count; i++) encodeIo(handles[i], words, i * AIO_SUBMIT_STRIDE, views);
+    try {
+      this.#binding.submit(this.#context, count, views);
+    } finally {
+      views.length = 0;
+    }
+    for (let i = 0; i < count; i++) {
+      const disposition = words[i * AIO_SUBMIT_STRIDE + 9];
+      if (disposition === AIO_DISPOSITION.accepted) this.#host.prepareSubmit(handles[i]);
+      else this.#host.performSynchronously(handles[i], FALLBACK_REASON[disposition] ?? 'submit-failed');
+    }
+    return count;
+  }
+
+  waitOne(handle: AioHandle, generation: number): void {
+    const count = this.#binding.wait(this.#context, handle.index, generation % 0x1_0000_0000);
+    if (count > 0) this.#host.processCompletions(this.#completions, count);
+  }
+
+  poll(): number {
+    const count = this.#binding.poll(this.#context);
+    if (count > 0) this.#host.processCompletions(this.#completions, count);
+    return count;
+  }
+
+  cancel(handle: AioHandle): AioCancelOutcome {
+    if (this.#binding.cancel === undefined) return 'unsupported';
+    return CANCEL_OUTCOMES[this.#binding.cancel(this.#context, handle.index, handle.generation % 0x1_0000_0000)] ?? 'unsupported';
+  }
+
+  executeSynchronously(handle: AioHandle): number {
+    return executeWithNodeFs(handle);
+  }
+
+  stats(): Readonly<Record<string, number>> {
+    return this.#closed ? {} : this.#binding.stats(this.#context);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#binding.close(this.#context);
+  }
+
+  /** Called by the addon on the event loop with `count` completions in the table. */
+  #deliver(count: number): void {
+    if (count > 0) this.#host.processCompletions(this.#completions, count);
+  }
+}
+
+/** Writes one IO into the submission table and appends its buffers to `views`. */
+function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: ArrayBufferView[]): void {
+  words[at] = handle.op;
+  words[at + 1] = handle.index;
+  words[at + 2] = handle.generation % 0x1_0000_0000;
+  words[at + 3] = handle.flags;
+  words[at + 4] = (handle.file as { fd: number }).fd;
+  words[at + 5] = handle.offset;
+  words[at + 6] = handle.length;
+  words[at + 7] = views.length;
+  if (handle.buffer !== null) {
+    views.push(handle.buffer);
+    words[at + 8] = 1;
+  } else if (handle.buffers !== null) {
+    for (const view of handle.buffers) views.push(view);
+    words[at + 8] = handle.buffers.length;
+  } else {
+    words[at + 8] = 0;
+  }
+  words[at + 9] = -1;
+}
+
+/**
+ * Loads a backend's addon from `build/Release/<name>.node` (or
+ * `build/win32-x64/<name>.node` on Windows) next to the package's `dist/`.
+ * Returns the binding, or the reason it could not be loaded: the reason
+ * the build recorded when it skipped (`build/Release/<name>.skipped`), or
+ * the loader's error.
+ */
+export function loadNativeBinding<T>(packageUrl: string | URL, name: string): { binding: T } | { reason: string } {
+  const folder = process.platform === 'win32' ? `win32-${process.arch}` : 'Release';
+  const path = fileURLToPath(new URL(`../build/${folder}/${name}.node`, packageUrl));
+  try {
+    return { binding: createRequire(packageUrl)(path) as T };
+  } catch (error) {
+    let skipped: string | undefined;
+    try {
+      skipped = readFileSync(path.replace(/\.node$/, '.skipped'), 'utf8').trim();
+    } catch {
+      // No skip record: the addon was expected and failed to load.
+    }
+    if (skipped !== undefined) return { reason: `addon not built: ${skipped}` };
+    return { reason: `addon failed to load: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** The error a factory throws from `create()` when its probe failed. */
+export function unavailableMethod(name: AioMethodName, reason: string): AioUsageError {
+  return new AioUsageError('AIO_ERR_METHOD_UNAVAILABLE', `the ${name} method is not available here: ${reason}`);
+}

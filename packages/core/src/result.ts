@@ -1,0 +1,195 @@
+/**
+ * Results, return objects and target descriptions.
+ *
+ * An IO's outcome is a value.  The raw result (bytes, or -errno) is turned
+ * into an {@link AioResult} by the built-in `io` step and then by the
+ * handle's callbacks; the final value is what every waiter sees, and the
+ * issuer's {@link AioReturn} receives it (after local callbacks) before the
+ * handle is reused, together with a copy of the target's description so an
+ * error can still be reported after the handle went on to other IO.
+ */
+import { AioIoError, systemErrorCode } from './errors.js';
+import type { AioOpName } from './method.js';
+
+/**
+ * - `unknown`: not complete yet (the value of a fresh return object);
+ * - `ok`: everything asked was done;
+ * - `partial`: no error, but fewer bytes than asked (the issuer retries the rest);
+ * - `warning`: done, with something to report (set by callbacks);
+ * - `error`: failed.
+ */
+export type AioResultStatus = 'unknown' | 'ok' | 'partial' | 'warning' | 'error';
+
+/**
+ * One IO's result.  `result` is bytes transferred for `ok`/`partial`, and for
+ * `error` the raw result (-errno, or 0 for a read that found no bytes).
+ * `errno` is Node's negative errno when the OS reported one.  `id` names the
+ * callbacks whose `report` explains the result (0 is the built-in `io` step);
+ * `errorData` is that callback's small integer.
+ */
+export class AioResult {
+  status: AioResultStatus = 'unknown';
+  result = 0;
+  errno: number | undefined = undefined;
+  id = 0;
+  errorData = 0;
+
+  /** Copies every field of `other` into this object. */
+  assign(other: Readonly<AioResult>): this {
+    this.status = other.status;
+    this.result = other.result;
+    this.errno = other.errno;
+    this.id = other.id;
+    this.errorData = other.errorData;
+    return this;
+  }
+
+  /** Back to the state of a fresh object. */
+  reset(): void {
+    this.status = 'unknown';
+    this.result = 0;
+    this.errno = undefined;
+    this.id = 0;
+    this.errorData = 0;
+  }
+}
+
+/**
+ * A copy of what an IO was, kept with its result: enough to describe the IO
+ * in an error message long after the handle was reused.  Filled in place
+ * (no allocation per IO); `describe()` builds the string only when asked.
+ */
+export class AioTargetDescription {
+  op: AioOpName = 'invalid';
+  path: string | undefined = undefined;
+  offset = 0;
+  length = 0;
+  method = '';
+
+  assign(other: Readonly<AioTargetDescription>): void {
+    this.op = other.op;
+    this.path = other.path;
+    this.offset = other.offset;
+    this.length = other.length;
+    this.method = other.method;
+  }
+
+  /** For example `read of 4096 bytes at offset 8192 in file "/data/t1"`. */
+  describe(): string {
+    const where = this.path === undefined ? 'an unnamed file' : `file ${JSON.stringify(this.path)}`;
+    if (this.op === 'fsync' || this.op === 'fdatasync') return `${this.op} of ${where}`;
+    return `${this.op} of ${this.length} bytes at offset ${this.offset} in ${where}`;
+  }
+}
+
+/**
+ * The issuer's return object, passed to `aio.acquire(ret)`.  The core fills
+ * `result` (after local callbacks) and `target` when the IO completes, before
+ * the handle can be reused.  Reuse one object per in-flight IO slot to avoid
+ * allocating per IO.
+ */
+export class AioReturn {
+  readonly result = new AioResult();
+  readonly target = new AioTargetDescription();
+  /** What a throwing callback threw, kept for the error report. */
+  cause: unknown = undefined;
+  /** How the result is raised; set by the core from the result's callback id. */
+  reporter: AioResultReporter | undefined = undefined;
+
+  /** True once the IO completed (whatever its status). */
+  get done(): boolean {
+    return this.result.status !== 'unknown';
+  }
+
+  /** Throws an {@link AioIoError} if the status is `error`; returns this otherwise. */
+  throwIfError(): this {
+    if (this.result.status === 'error') throw this.toError();
+    return this;
+  }
+
+  /** The error this result stands for (whatever its status). */
+  toError(): AioIoError {
+    const reporter = this.reporter ?? reportIoResult;
+    return reporter(this);
+  }
+
+  /** Back to the state of a fresh object (the core does this at acquire). */
+  reset(): void {
+    this.result.reset();
+    this.cause = undefined;
+    this.reporter = undefined;
+  }
+}
+
+/** Builds the error for a return object; the `report` callback. */
+export type AioResultReporter = (ret: AioReturn) => AioIoError;
+
+/** The system call an op stands for, in error messages. */
+export function syscallOf(op: AioOpName): string {
+  return op === 'invalid' ? 'io' : op;
+}
+
+/**
+ * The report of the built-in `io` step: the OS's errno becomes Node's code
+ * and message; a read that found no bytes becomes `AIO_EOF`.
+ */
+export function reportIoResult(ret: AioReturn): AioIoError {
+  const { result, target } = ret;
+  const errno = result.errno;
+  const description = target.describe();
+  if (errno !== undefined) {
+    return new AioIoError({
+      code: systemErrorCode(errno),
+      errno,
+      syscall: syscallOf(target.op),
+      path: target.path,
+      target: description,
+      method: target.method,
+      detail: `could not ${description}`,
+      result: { ...result },
+      cause: ret.cause,
+    });
+  }
+  const isRead = target.op === 'read' || target.op === 'readv';
+  const code = ret.cause !== undefined ? 'AIO_CALLBACK_FAILED' : isRead ? 'AIO_EOF' : 'AIO_SHORT_WRITE';
+  const detail =
+    ret.cause !== undefined
+      ? `a completion callback failed for ${description}`
+      : `${isRead ? 'read' : 'wrote'} only ${result.result} of ${target.length} bytes: ${description}`;
+  return new AioIoError({
+    code,
+    syscall: syscallOf(target.op),
+    path: target.path,
+    target: description,
+    method: target.method,
+    detail,
+    result: { ...result },
+    cause: ret.cause,
+  });
+}
+
+/**
+ * The built-in `io` step, applied to every raw result before the handle's
+ * callbacks: negative is an error with that errno; for reads and writes,
+ * zero bytes where bytes were asked is an error and fewer bytes is partial.
+ */
+export function encodeRawResult(into: AioResult, op: AioOpName, requested: number, raw: number): void {
+  into.id = 0;
+  into.errorData = 0;
+  if (raw < 0) {
+    into.status = 'error';
+    into.result = raw;
+    into.errno = raw;
+    return;
+  }
+  into.errno = undefined;
+  into.result = raw;
+  if (op === 'fsync' || op === 'fdatasync' || raw === requested) {
+    into.status = 'ok';
+  } else if (raw === 0) {
+    into.status = 'error';
+    into.errorData = requested;
+  } else {
+    into.status = 'partial';
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Validation of everything JavaScript hands the library.  Every public entry
+ * point checks its arguments here before touching any state, so a bad
+ * argument throws an AioUsageError and never reaches a backend (where it
+ * could become a crash or a write to the wrong memory).
+ */
+import { AioUsageError } from './errors.js';
+
+/** The largest byte count one IO may move: what Linux moves in one call. */
+export const MAX_IO_BYTES = 0x7fff_f000;
+
+/** The most buffers one vectored IO may have (IOV_MAX on Linux). */
+export const MAX_IOVECS = 1024;
+
+/** Throws unless `value` is an ArrayBufferView (Buffer, typed array, DataView). */
+export function checkBuffer(value: unknown, name: string): ArrayBufferView {
+  if (!ArrayBuffer.isView(value)) {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a Buffer, TypedArray or DataView, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a non-empty array of ArrayBufferViews within the limits. */
+export function checkBufferList(value: unknown, name: string): ArrayBufferView[] {
+  if (!Array.isArray(value)) {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be an array of buffers, got ${describeValue(value)}`);
+  }
+  if (value.length === 0 || value.length > MAX_IOVECS) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} must hold 1 to ${MAX_IOVECS} buffers, got ${value.length}`);
+  }
+  const copy = new Array<ArrayBufferView>(value.length);
+  let total = 0;
+  for (let i = 0; i < value.length; i++) {
+    copy[i] = checkBuffer(value[i], `${name}[${i}]`);
+    total += copy[i].byteLength;
+  }
+  if (total > MAX_IO_BYTES) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} hold ${total} bytes; one IO moves at most ${MAX_IO_BYTES}`);
+  }
+  return copy;
+}
+
+/**
+ * Throws unless `value` is a file offset: a non-negative safe integer number,
+ * or a bigint in the same range.  Returns it as a number.
+ */
+export function checkOffset(value: unknown, name: string): number {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} must be between 0 and ${Number.MAX_SAFE_INTEGER}, got ${value}`);
+    }
+    return Number(value);
+  }
+  if (typeof value !== 'number') {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a number or bigint, got ${describeValue(value)}`);
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} must be a non-negative safe integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Throws unless `length` (when given) is an integer within the buffer.
+ * Returns the number of bytes the IO moves.
+ */
+export function checkLength(length: unknown, buffer: ArrayBufferView, name: string): number {
+  if (length === undefined) {
+    if (buffer.byteLength > MAX_IO_BYTES) {
+      throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `the buffer holds ${buffer.byteLength} bytes; one IO moves at most ${MAX_IO_BYTES}`);
+    }
+    return buffer.byteLength;
+  }
+  if (typeof length !== 'number') {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a number, got ${describeValue(length)}`);
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} must be a non-negative integer, got ${length}`);
+  }
+  if (length > buffer.byteLength) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} ${length} is beyond the buffer's ${buffer.byteLength} bytes`);
+  }
+  if (length > MAX_IO_BYTES) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} ${length}; one IO moves at most ${MAX_IO_BYTES}`);
+  }
+  return length;
+}
+
+/** Throws unless `value` is an integer in [min, max]. */
+export function checkInteger(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a number, got ${describeValue(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is undefined or a plain object whose keys are all in `allowed`. */
+export function checkOptions<T extends object>(value: unknown, name: string, allowed: readonly string[]): Partial<T> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be an object, got ${describeValue(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new AioUsageError('AIO_ERR_INVALID_OPTION', `unknown option ${name}.${key}; known: ${allowed.join(', ')}`);
+    }
+  }
+  return value as Partial<T>;
+}
+
+/** Throws unless `value` is undefined or a boolean; returns it or the default. */
+export function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a boolean, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is undefined or an AbortSignal. */
+export function checkSignal(value: unknown, name: string): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be an AbortSignal, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** A short description of a value for error messages, never its whole content. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'function') return 'a function';
+  return `${typeof value} ${String(value)}`;
+}

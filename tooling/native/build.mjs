@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * aio-native-build: builds a backend's Node-API addon for the host, offline.
+ *
+ * Run from a backend package; it reads `native/build.json`:
+ *   {
+ *     "target": "aio_threadpool",                  // build/Release/<target>.node
+ *     "sources": ["native/addon.cc", "native/threadpool.cc"],
+ *     "kit": ["io.c", "completions.c"],           // shared sources from tooling/native/src
+ *     "platforms": ["linux", "darwin", "freebsd"],// anything else: skipped with a reason
+ *     "requires": [{ "header": "liburing.h", "hint": "apt-get install liburing-dev" }],
+ *     "libs": ["-l:liburing.a"],                  // linker inputs
+ *     "uv": true                                   // needs libuv's uv.h (Node's own headers)
+ *   }
+ *
+ * Why our own driver instead of node-gyp or cmake-js: the include paths come
+ * from npm packages (node-api-headers, node-addon-api), so nothing is ever
+ * downloaded; the same description drives the host build, the sanitizer
+ * build (`--variant asan`) and the Windows cross-build
+ * (`build-windows.mjs`); and a backend that cannot be built here (wrong
+ * platform, missing system header) is skipped with a recorded reason instead
+ * of failing the install, so the package still installs and its probe can
+ * say why.
+ *
+ * Flags: --variant release|asan (default release), --verbose.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const kitRoot = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/** Include directories of the Node-API C headers and node-addon-api, from npm packages. */
+export function nodeApiIncludes() {
+  const headers = dirname(require.resolve('node-api-headers/package.json'));
+  const addonApi = dirname(require.resolve('node-addon-api/package.json'));
+  return { nodeApi: join(headers, 'include'), addonApi, def: join(headers, 'def', 'node_api.def') };
+}
+
+/** Where libuv's uv.h is: Node's own headers (a nodedir), or undefined. */
+export function findUvInclude() {
+  const candidates = [
+    process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node'),
+    join(dirname(process.execPath), '..', 'include', 'node'),
+    '/usr/include/node',
+    '/usr/local/include/node',
+  ].filter(Boolean);
+  return candidates.find((dir) => existsSync(join(dir, 'uv.h')));
+}
+
+function parseArgs(argv) {
+  const args = { variant: 'release', verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--variant') args.variant = argv[++i];
+    else if (argv[i] === '--verbose') args.verbose = true;
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (!['release', 'asan'].includes(args.variant)) throw new Error(`--variant must be release or asan`);
+  return args;
+}
+
+/** Whether the C compiler finds `header`. */
+function headerAvailable(cc, header, includes) {
+  try {
+    execFileSync(cc, ['-E', '-x', 'c', '-', ...includes.map((dir) => `-I${dir}`)], {
+      input: `#include <${header}>\n`,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(command, args, verbose) {
+  if (verbose) console.log([command, ...args].join(' '));
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+/** Runs `jobs` (functions returning promises) with at most `limit` at once. */
+async function parallel(jobs, limit) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+    while (next < jobs.length) await jobs[next++]();
+  });
+  await Promise.all(workers);
+}
+
+function newerThan(output, inputs) {
+  if (!existsSync(output)) return false;
+  const built = statSync(output).mtimeMs;
+  return inputs.every((input) => statSync(input).mtimeMs <= built);
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const pkgRoot = process.cwd();
+  const spec = JSON.parse(readFileSync(join(pkgRoot, 'native', 'build.json'), 'utf8'));
+  const outDir = join(pkgRoot, 'build', args.variant === 'asan' ? 'asan' : 'Release');
+  const output = join(outDir, `${spec.target}.node`);
+  const skipRecord = join(outDir, `${spec.target}.skipped`);
+  mkdirSync(outDir, { recursive: true });
+
+  const skip = (reason) => {
+    rmSync(output, { force: true });
+    writeFileSync(skipRecord, `${reason}\n`);
+    console.log(`${spec.target}: skipped: ${reason}`);
+  };
+
+  if (spec.platforms && !spec.platforms.includes(process.platform)) {
+    return skip(`wrong platform: ${process.platform} (builds on ${spec.platforms.join(', ')})`);
+  }
+  const cc = process.env.CC ?? 'cc';
+  const cxx = process.env.CXX ?? 'c++';
+  const { nodeApi, addonApi } = nodeApiIncludes();
+  const includes = [join(kitRoot, 'include'), nodeApi, addonApi, join(pkgRoot, 'native')];
+  if (spec.uv) {
+    const uv = findUvInclude();
+    if (uv === undefined) return skip(`libuv's uv.h not found (install Node's headers, or set npm_config_nodedir)`);
+    includes.push(uv);
+  }
+  for (const { header, hint } of spec.requires ?? []) {
+    if (!headerAvailable(cc, header, includes)) return skip(`${header} not found${hint ? ` (${hint})` : ''}`);
+  }
+  rmSync(skipRecord, { force: true });
+
+  const sources = [...spec.sources.map((s) => join(pkgRoot, s)), ...(spec.kit ?? []).map((s) => join(kitRoot, 'src', s))];
+  const headers = [join(kitRoot, 'include', 'aio', 'io.h'), join(kitRoot, 'include', 'aio', 'completions.h'), join(kitRoot, 'include', 'aio', 'platform.h')];
+  if (newerThan(output, [...sources, ...headers, join(pkgRoot, 'native', 'build.json')])) {
+    console.log(`${spec.target}: up to date (${relative(pkgRoot, output)})`);
+    return;
+  }
+
+  const common = ['-O2', '-g', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter', '-DNAPI_VERSION=8', '-D_GNU_SOURCE'];
+  if (args.variant === 'asan') common.push('-fsanitize=address', '-fno-omit-frame-pointer', '-O1');
+  const includeFlags = includes.map((dir) => `-I${dir}`);
+  const objDir = join(pkgRoot, 'build', `obj-${args.variant}`);
+  mkdirSync(objDir, { recursive: true });
+  const objects = [];
+  const jobs = sources.map((source) => {
+    const object = join(objDir, `${relative(pkgRoot, source).replace(/[/\\.]+/g, '_')}.o`);
+    objects.push(object);
+    const isC = source.endsWith('.c');
+    const compiler = isC ? cc : cxx;
+    const langFlags = isC ? ['-std=c11'] : ['-std=c++17', '-DNAPI_DISABLE_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED'];
+    return () => run(compiler, [...langFlags, ...common, ...(spec.cflags ?? []), ...includeFlags, '-c', source, '-o', object], args.verbose);
+  });
+  await parallel(jobs, availableParallelism());
+
+  const linkFlags = ['-shared', '-pthread', ...(args.variant === 'asan' ? ['-fsanitize=address'] : [])];
+  if (process.platform === 'darwin') linkFlags.push('-undefined', 'dynamic_lookup');
+  await run(cxx, [...linkFlags, '-o', output, ...objects, ...(spec.libs ?? [])], args.verbose);
+  console.log(`${spec.target}: built ${relative(pkgRoot, output)}`);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  main().catch((error) => {
+    console.error(`aio-native-build: ${error.message}`);
+    process.exit(1);
+  });
+}
