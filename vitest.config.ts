@@ -7,6 +7,6 @@ import { defineConfig } from 'vitest/config';
 // them.
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'tooling/*'],
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'tooling/*/vitest.config.ts'],
   },
 });

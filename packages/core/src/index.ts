@@ -36,3 +36,4 @@ export type {
   AioCancelOutcome,
   AioFallbackReason,
 } from './method.js';
+export { allocAligned, isKnownAligned, AIO_MAX_ALIGNMENT } from './aligned.js';
