@@ -1,0 +1,368 @@
+import type { AioApi, CaseConfig, WorkloadDefinition } from '../workloads/index.js';
+import { IoLoopState, expectFullTransfer, runPromiseLoops, slotBuffers } from './loops.js';
+import type { MethodRunner, OpenMethod, Phase, RunMeasurement } from './runner.js';
+
+/*
+ * Everything aio-specific in the bench lives in this file: loading @aio/core
+ * and @aio/auto, finding the methods, and driving them through the handle +
+ * batch-mode API or the Promise API behind the same MethodRunner interface
+ * as the baselines.
+ *
+ * Both packages are imported dynamically with a specifier TypeScript does
+ * not resolve, so the bench builds, runs its baselines and says why the aio
+ * rows are missing while @aio/core is not built (or @aio/auto not written).
+ * The interfaces below are the part of their API the bench uses, written from
+ * the API the library promises; once @aio/core ships its types, these can
+ * become `import type` from it.
+ */
+
+type AioResultStatus = 'unknown' | 'ok' | 'partial' | 'warning' | 'error';
+
+interface AioReturnView {
+  result: { status: AioResultStatus; result: number; errno?: number };
+}
+
+interface AioWaitRefView {
+  isDone(): boolean;
+  wait(): Promise<unknown>;
+}
+
+interface AioHandleView {
+  getWaitRef(ref: AioWaitRefView): void;
+  startRead(file: AioFileView, buffer: Buffer, offset: number): void;
+  startWrite(file: AioFileView, buffer: Buffer, offset: number): void;
+  startFsync(file: AioFileView): void;
+}
+
+interface AioFileView {
+  read(buffer: Buffer, position: number): Promise<number>;
+  write(buffer: Buffer, position: number): Promise<number>;
+  sync(): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+interface AioOpenOptions {
+  read: boolean;
+  write: boolean;
+  direct: boolean;
+  dsync: boolean;
+  create: boolean;
+  truncate: boolean;
+}
+
+interface AioContextView {
+  /** The method's capabilities; `maxDepth` is the most IOs it really keeps in flight (the sync method: 1). */
+  readonly capabilities?: { readonly maxDepth?: number };
+  open(path: string, options: AioOpenOptions): AioFileView | Promise<AioFileView>;
+  acquire(ret: AioReturnView): AioHandleView;
+  enterBatchMode(): void;
+  exitBatchMode(): void;
+  close(): Promise<unknown>;
+}
+
+interface AioCoreModule {
+  Aio: new (options: { method: unknown; maxConcurrency: number }) => AioContextView;
+  AioReturn: new () => AioReturnView;
+  AioWaitRef: new () => AioWaitRefView;
+  syncMethod: () => unknown;
+}
+
+/** One row of @aio/auto's listMethods(). */
+export interface AioMethodListing {
+  name: string;
+  installed: boolean;
+  available: boolean;
+  reason: string;
+  factory?: unknown;
+}
+
+interface AioAutoModule {
+  listMethods(): Promise<AioMethodListing[]>;
+  chooseMethod(): Promise<{ name: string; factory: unknown }>;
+}
+
+/** What the bench found of the library: the core module (or why not), the methods and the auto-selected one. */
+export interface AioDiscovery {
+  core: AioCoreModule | null;
+  /** Why there are no aio rows, when core is null. */
+  unavailableReason: string;
+  methods: AioMethodListing[];
+  chosen: { name: string; factory: unknown } | null;
+}
+
+const CORE_PACKAGE = '@aio/core';
+const AUTO_PACKAGE = '@aio/auto';
+const DEFAULT_MAX_CONCURRENCY = 64;
+
+/**
+ * Loads @aio/core and, when present, @aio/auto.  Without @aio/auto the only
+ * method is `sync` from @aio/core, which is always available.
+ */
+export async function discoverAio(): Promise<AioDiscovery> {
+  const core = await importOptional(CORE_PACKAGE);
+  if (!isCoreModule(core.module)) {
+    const detail = core.module ? 'it does not export Aio, AioReturn, AioWaitRef and syncMethod yet' : core.error;
+    return { core: null, unavailableReason: `${CORE_PACKAGE} not built (${detail})`, methods: [], chosen: null };
+  }
+  const auto = await importOptional(AUTO_PACKAGE);
+  if (!isAutoModule(auto.module)) {
+    const sync = { name: 'sync', factory: core.module.syncMethod() };
+    const listing = { ...sync, installed: true, available: true, reason: `${AUTO_PACKAGE} not installed` };
+    return { core: core.module, unavailableReason: '', methods: [listing], chosen: sync };
+  }
+  const [methods, chosen] = await Promise.all([auto.module.listMethods(), auto.module.chooseMethod()]);
+  return { core: core.module, unavailableReason: '', methods, chosen };
+}
+
+async function importOptional(specifier: string): Promise<{ module: unknown; error: string }> {
+  try {
+    return { module: await import(specifier), error: '' };
+  } catch (error) {
+    return { module: null, error: (error as Error).message.split('\n')[0] };
+  }
+}
+
+function isCoreModule(module: unknown): module is AioCoreModule {
+  const candidate = module as Partial<Record<keyof AioCoreModule, unknown>> | null;
+  return (
+    typeof candidate?.Aio === 'function' &&
+    typeof candidate.AioReturn === 'function' &&
+    typeof candidate.AioWaitRef === 'function' &&
+    typeof candidate.syncMethod === 'function'
+  );
+}
+
+function isAutoModule(module: unknown): module is AioAutoModule {
+  const candidate = module as Partial<Record<keyof AioAutoModule, unknown>> | null;
+  return typeof candidate?.listMethods === 'function' && typeof candidate.chooseMethod === 'function';
+}
+
+/** One aio method (by its method name) driven through one API. */
+export class AioRunner implements MethodRunner {
+  readonly warmsUp = true;
+  /** Learnt from the context once opened: a method may keep fewer IOs in flight than asked. */
+  private methodMaxDepth = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly core: AioCoreModule,
+    readonly method: string,
+    private readonly factory: unknown,
+    readonly api: AioApi,
+  ) {}
+
+  /**
+   * The depth the rows report: what was asked, unless the method says it
+   * keeps fewer IOs in flight (the sync method runs each IO as it is staged,
+   * so it reports 1, like node-fs-sync), in the same spirit as the baselines.
+   */
+  effectiveQd(config: CaseConfig): number {
+    return Math.min(config.qd, this.methodMaxDepth);
+  }
+
+  jobs(): number {
+    return 1;
+  }
+
+  async unavailableReason(): Promise<string | null> {
+    return null;
+  }
+
+  async open(config: CaseConfig, workload: WorkloadDefinition): Promise<OpenMethod> {
+    const aio = new this.core.Aio({ method: this.factory, maxConcurrency: Math.max(DEFAULT_MAX_CONCURRENCY, config.qd) });
+    const maxDepth = aio.capabilities?.maxDepth;
+    if (typeof maxDepth === 'number' && maxDepth >= 1) this.methodMaxDepth = maxDepth;
+    let file: AioFileView;
+    try {
+      file = await aio.open(config.file, {
+        read: workload.op === 'read',
+        write: workload.op === 'write',
+        direct: config.direct,
+        dsync: workload.dsync,
+        create: false,
+        truncate: false,
+      });
+    } catch (error) {
+      await aio.close();
+      throw error;
+    }
+    const session: AioSession = {
+      aio,
+      file,
+      config,
+      workload,
+      buffers: slotBuffers(config, workload, config.qd),
+      slots: createSlots(this.core, config.qd),
+    };
+    return {
+      measure: (phase) => (this.api === 'handle' ? measureWithHandles(session, phase) : measureWithPromises(session, phase)),
+      close: async () => {
+        await file.close();
+        await aio.close();
+      },
+    };
+  }
+}
+
+interface AioSession {
+  aio: AioContextView;
+  file: AioFileView;
+  config: CaseConfig;
+  workload: WorkloadDefinition;
+  buffers: Buffer[];
+  slots: HandleSlots;
+}
+
+/**
+ * Per-slot objects reused by every IO of a phase, so that issuing an IO
+ * allocates nothing: the return object the result lands in, the wait
+ * reference, the issue time and the offset (for error messages).
+ */
+interface HandleSlots {
+  returns: AioReturnView[];
+  waitRefs: AioWaitRefView[];
+  issuedAt: Float64Array;
+  offsets: Float64Array;
+}
+
+function createSlots(core: AioCoreModule, count: number): HandleSlots {
+  return {
+    returns: Array.from({ length: count }, () => new core.AioReturn()),
+    waitRefs: Array.from({ length: count }, () => new core.AioWaitRef()),
+    issuedAt: new Float64Array(count),
+    offsets: new Float64Array(count),
+  };
+}
+
+function measureWithHandles(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  switch (session.workload.name) {
+    case 'seqread':
+      return readSequentiallyStandIn(session, phase);
+    case 'writeback':
+      return writeBackStandIn(session, phase);
+    default:
+      return measureHandleLoop(session, phase);
+  }
+}
+
+/** randread and wal: the handle loop over the workload's offsets. */
+async function measureHandleLoop(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  const state = new IoLoopState(session.workload.createOffsets(session.config, phase.seed), phase);
+  await keepQueueFull(session, state);
+  return state.finish(session.config.bs);
+}
+
+/**
+ * STAND-IN for @aio/core's read stream: seqread through a plain handle loop
+ * over sequential offsets.  Replace the body with `aio.readStream(...)` once
+ * it lands (it merges consecutive blocks and adapts its distance, so its
+ * figures will differ: that is the point of measuring it).
+ */
+async function readSequentiallyStandIn(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  return measureHandleLoop(session, phase);
+}
+
+/**
+ * STAND-IN for @aio/core's write-back helper: writeback through a plain
+ * handle loop with --qd in flight, then one fsync through a handle once the
+ * window has drained.  Replace the body with `writeBack(...)` once it lands.
+ */
+async function writeBackStandIn(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  const state = new IoLoopState(session.workload.createOffsets(session.config, phase.seed), phase);
+  await keepQueueFull(session, state);
+  await fsyncWithHandle(session);
+  return state.finish(session.config.bs);
+}
+
+/**
+ * The handle-API loop: refill to qd in one batch (one submission), wait only
+ * for the oldest IO, then consume every completed IO in order without
+ * waiting.  Slots are used as a ring, so slot `head` is always the oldest IO.
+ * After a failure the loop stops issuing and drains what is in flight.
+ */
+async function keepQueueFull(session: AioSession, state: IoLoopState): Promise<void> {
+  const { aio, file, buffers, slots, workload } = session;
+  const depth = buffers.length;
+  const op = workload.op;
+  let head = 0;
+  let tail = 0;
+  let inFlight = 0;
+  let issuing = true;
+  for (;;) {
+    if (issuing && inFlight < depth) {
+      aio.enterBatchMode();
+      try {
+        while (inFlight < depth) {
+          const now = performance.now();
+          const offset = state.nextOffset(now);
+          if (offset < 0) {
+            issuing = false;
+            break;
+          }
+          const handle = aio.acquire(slots.returns[tail]);
+          handle.getWaitRef(slots.waitRefs[tail]);
+          slots.issuedAt[tail] = now;
+          slots.offsets[tail] = offset;
+          if (op === 'read') handle.startRead(file, buffers[tail], offset);
+          else handle.startWrite(file, buffers[tail], offset);
+          tail = tail + 1 === depth ? 0 : tail + 1;
+          inFlight++;
+        }
+      } catch (error) {
+        state.fail(error);
+        issuing = false;
+      } finally {
+        aio.exitBatchMode();
+      }
+    }
+    if (inFlight === 0) break;
+    if (!slots.waitRefs[head].isDone()) await slots.waitRefs[head].wait();
+    while (inFlight > 0 && slots.waitRefs[head].isDone()) {
+      try {
+        expectOk(slots.returns[head], op, buffers[head].length, slots.offsets[head]);
+        state.complete(slots.issuedAt[head], performance.now());
+      } catch (error) {
+        state.fail(error);
+        issuing = false;
+      }
+      head = head + 1 === depth ? 0 : head + 1;
+      inFlight--;
+    }
+  }
+  state.throwIfFailed();
+}
+
+async function fsyncWithHandle(session: AioSession): Promise<void> {
+  const { aio, file, slots } = session;
+  aio.enterBatchMode();
+  try {
+    const handle = aio.acquire(slots.returns[0]);
+    handle.getWaitRef(slots.waitRefs[0]);
+    handle.startFsync(file);
+  } finally {
+    aio.exitBatchMode();
+  }
+  await slots.waitRefs[0].wait();
+  const { status, errno } = slots.returns[0].result;
+  if (status !== 'ok') throw new Error(`fsync finished with status ${status}${errno ? ` (errno ${errno})` : ''}`);
+}
+
+function expectOk(ret: AioReturnView, op: 'read' | 'write', blockSize: number, offset: number): void {
+  const { status, result, errno } = ret.result;
+  if (status !== 'ok' && status !== 'partial') {
+    throw new Error(`${op} at offset ${offset} finished with status ${status}${errno ? ` (errno ${errno})` : ''}`);
+  }
+  expectFullTransfer(op, result, blockSize, offset);
+}
+
+/** The convenience Promise API: qd async loops of file.read / file.write, then file.sync() for writeback. */
+async function measureWithPromises(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  const { file, buffers, config, workload } = session;
+  const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
+  const issue =
+    workload.op === 'read'
+      ? (buffer: Buffer, offset: number) => file.read(buffer, offset)
+      : (buffer: Buffer, offset: number) => file.write(buffer, offset);
+  await runPromiseLoops(buffers, state, workload.op, issue);
+  if (workload.syncAtEnd) await file.sync();
+  return state.finish(config.bs);
+}
