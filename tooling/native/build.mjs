@@ -25,7 +25,7 @@
  * Flags: --variant release|asan (default release), --verbose.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -41,13 +41,19 @@ export function nodeApiIncludes() {
   return { nodeApi: join(headers, 'include'), addonApi, def: join(headers, 'def', 'node_api.def') };
 }
 
-/** Where libuv's uv.h is: Node's own headers (a nodedir), or undefined. */
+/**
+ * Where libuv's uv.h is: Node's own headers (a nodedir), or, for a Node
+ * built against the system's libuv (FreeBSD's port, some distributions),
+ * the system include directories; undefined if none has it.
+ */
 export function findUvInclude() {
+  const sharedLibuv = process.config?.variables?.node_shared_libuv === true || process.config?.variables?.node_shared_libuv === 'true';
   const candidates = [
     process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node'),
     join(dirname(process.execPath), '..', 'include', 'node'),
     '/usr/include/node',
     '/usr/local/include/node',
+    ...(sharedLibuv ? ['/usr/local/include', '/usr/include'] : []),
   ].filter(Boolean);
   return candidates.find((dir) => existsSync(join(dir, 'uv.h')));
 }
@@ -133,7 +139,11 @@ async function main() {
   rmSync(skipRecord, { force: true });
 
   const sources = [...spec.sources.map((s) => join(pkgRoot, s)), ...(spec.kit ?? []).map((s) => join(kitRoot, 'src', s))];
-  const headers = [join(kitRoot, 'include', 'aio', 'io.h'), join(kitRoot, 'include', 'aio', 'completions.h'), join(kitRoot, 'include', 'aio', 'platform.h')];
+  const kitHeaders = readdirSync(join(kitRoot, 'include', 'aio')).map((name) => join(kitRoot, 'include', 'aio', name));
+  const ownHeaders = readdirSync(join(pkgRoot, 'native'))
+    .filter((name) => name.endsWith('.h'))
+    .map((name) => join(pkgRoot, 'native', name));
+  const headers = [...kitHeaders, ...ownHeaders];
   if (newerThan(output, [...sources, ...headers, join(pkgRoot, 'native', 'build.json')])) {
     console.log(`${spec.target}: up to date (${relative(pkgRoot, output)})`);
     return;
@@ -157,11 +167,14 @@ async function main() {
 
   const linkFlags = ['-shared', '-pthread', ...(args.variant === 'asan' ? ['-fsanitize=address'] : [])];
   if (process.platform === 'darwin') linkFlags.push('-undefined', 'dynamic_lookup');
-  await run(cxx, [...linkFlags, '-o', output, ...objects, ...(spec.libs ?? [])], args.verbose);
+  // An addon written in C only is linked by the C compiler, so it needs no C++ runtime.
+  const linker = sources.every((source) => source.endsWith('.c')) ? cc : cxx;
+  await run(linker, [...linkFlags, '-o', output, ...objects, ...(spec.libs ?? [])], args.verbose);
   console.log(`${spec.target}: built ${relative(pkgRoot, output)}`);
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+// Through the package bin, argv[1] is a symlink (node_modules/@aio/native-build/build.mjs): compare real paths.
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url);
 if (invokedDirectly) {
   main().catch((error) => {
     console.error(`aio-native-build: ${error.message}`);

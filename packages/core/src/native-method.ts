@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AioUsageError } from './errors.js';
+import type { AioFile, AioOpenFlags } from './file.js';
 import type { AioHandle } from './handle.js';
 import type {
   AioCancelOutcome,
@@ -55,12 +56,15 @@ export const AIO_DISPOSITION = {
   queueFull: 2,
   /** The OS said EAGAIN: run it synchronously. */
   eagain: 3,
+  /** The OS refused it for another reason (the synchronous run reports the error): run it synchronously. */
+  submitFailed: 4,
 } as const;
 
 const FALLBACK_REASON: Record<number, AioFallbackReason> = {
   1: 'unsupported-op',
   2: 'queue-full',
   3: 'eagain',
+  4: 'submit-failed',
 };
 
 /** An opaque native context (an external value). */
@@ -109,6 +113,17 @@ export interface NativeMethodSpec {
   needsSynchronousExecution?(handle: AioHandle): boolean;
   /** Options passed to the addon's `create`. */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * For methods whose files are not node:fs fds (the Windows HANDLE
+   * methods): open and close files, and run one IO synchronously, with the
+   * backend's own calls.  Each gets the native context from `create`, so a
+   * file can be tied to it (an IOCP context associates every file it opens
+   * with its completion port).  Without them the core opens files with
+   * node:fs and NativeMethod runs synchronous IO with node:fs.
+   */
+  openFile?(context: AioNativeContext, path: string, flags: Required<AioOpenFlags>): number;
+  closeFile?(context: AioNativeContext, file: AioFile): void;
+  executeSynchronously?(context: AioNativeContext, handle: AioHandle): number;
 }
 
 const CANCEL_OUTCOMES: readonly AioCancelOutcome[] = ['canceled', 'not-canceled', 'unsupported'];
@@ -118,6 +133,10 @@ export class NativeMethod implements AioMethod {
   readonly name: AioMethodName;
   readonly capabilities: AioMethodCapabilities;
   readonly waitOnFileBeforeClose: boolean;
+  /** Present when the spec supplies it (see {@link NativeMethodSpec.openFile}). */
+  openFile?: (path: string, flags: Required<AioOpenFlags>) => number;
+  /** Present when the spec supplies it. */
+  closeFile?: (file: AioFile) => void;
   readonly #binding: AioNativeBinding;
   readonly #host: AioMethodHost;
   readonly #spec: NativeMethodSpec;
@@ -138,6 +157,9 @@ export class NativeMethod implements AioMethod {
     this.#completions = new Int32Array(context.maxConcurrency * 3);
     const options = { ...spec.options, maxConcurrency: context.maxConcurrency };
     this.#context = binding.create(options, this.#words, this.#completions, (count) => this.#deliver(count));
+    const { openFile, closeFile } = spec;
+    if (openFile !== undefined) this.openFile = (path, flags) => openFile.call(spec, this.#context, path, flags);
+    if (closeFile !== undefined) this.closeFile = (file) => closeFile.call(spec, this.#context, file);
   }
 
   needsSynchronousExecution(handle: AioHandle): boolean {
@@ -178,6 +200,7 @@ export class NativeMethod implements AioMethod {
   }
 
   executeSynchronously(handle: AioHandle): number {
+    if (this.#spec.executeSynchronously !== undefined) return this.#spec.executeSynchronously(this.#context, handle);
     return executeWithNodeFs(handle);
   }
 

@@ -41,7 +41,8 @@ enum aio_disposition {
   AIO_DISPOSITION_ACCEPTED = 0,    /* in flight: a completion will follow */
   AIO_DISPOSITION_UNSUPPORTED = 1, /* the core runs it synchronously */
   AIO_DISPOSITION_QUEUE_FULL = 2,  /* the core runs it synchronously */
-  AIO_DISPOSITION_EAGAIN = 3       /* the core runs it synchronously */
+  AIO_DISPOSITION_EAGAIN = 3,      /* the core runs it synchronously */
+  AIO_DISPOSITION_SUBMIT_FAILED = 4 /* the OS refused it for another reason; the core runs it synchronously */
 };
 
 /* Handle flags (AIO_FLAG_* in TS). */
