@@ -19,6 +19,11 @@ import { pattern } from './util.js';
 
 /** Open file descriptors of this process, where the OS lets us count them. */
 export function openFdCount(): number | undefined {
+  // Windows has no /proc.  Under Wine, Windows Node does find one (Z:\proc
+  // is the Unix /proc), but /proc/self/fd there lists Wine's own Unix
+  // descriptors, whose number changes with Wine's internal caching rather
+  // than with the program's files: not a count of the process's handles.
+  if (process.platform === 'win32') return undefined;
   try {
     return fs.readdirSync('/proc/self/fd').length;
   } catch {
