@@ -9,7 +9,7 @@
  *     "kit": ["io.c", "completions.c"],           // shared sources from tooling/native/src
  *     "platforms": ["linux", "darwin", "freebsd"],// anything else: skipped with a reason
  *     "requires": [{ "header": "liburing.h", "hint": "apt-get install liburing-dev" }],
- *     "libs": ["-l:liburing.a"],                  // linker inputs
+ *     "libs": ["-l:liburing.a"],                  // linker inputs, or { "linux": [...], "darwin": [...] }
  *     "uv": true                                   // needs libuv's uv.h (Node's own headers)
  *   }
  *
@@ -67,6 +67,12 @@ function parseArgs(argv) {
   }
   if (!['release', 'asan'].includes(args.variant)) throw new Error(`--variant must be release or asan`);
   return args;
+}
+
+/** Linker inputs for this platform: a list, or a list per platform. */
+function platformLibs(libs) {
+  if (libs === undefined) return [];
+  return Array.isArray(libs) ? libs : (libs[process.platform] ?? []);
 }
 
 /** Whether the C compiler finds `header`. */
@@ -169,7 +175,7 @@ async function main() {
   if (process.platform === 'darwin') linkFlags.push('-undefined', 'dynamic_lookup');
   // An addon written in C only is linked by the C compiler, so it needs no C++ runtime.
   const linker = sources.every((source) => source.endsWith('.c')) ? cc : cxx;
-  await run(linker, [...linkFlags, '-o', output, ...objects, ...(spec.libs ?? [])], args.verbose);
+  await run(linker, [...linkFlags, '-o', output, ...objects, ...platformLibs(spec.libs)], args.verbose);
   console.log(`${spec.target}: built ${relative(pkgRoot, output)}`);
 }
 

@@ -37,3 +37,24 @@ export type {
   AioFallbackReason,
 } from './method.js';
 export { allocAligned, isKnownAligned, AIO_MAX_ALIGNMENT } from './aligned.js';
+export { AlignedPagePool } from './page-pool.js';
+export type { AlignedPagePoolOptions } from './page-pool.js';
+export {
+  ReadStream,
+  readStream,
+  blockRangeReadStream,
+  READ_STREAM_DEFAULT_BLOCK_SIZE,
+  READ_STREAM_DEFAULT_COMBINE_LIMIT,
+  READ_STREAM_DEFAULT_MAX_IOS,
+  READ_STREAM_MAX_COMBINE_BLOCKS,
+} from './read-stream.js';
+export type {
+  ReadStreamOptions,
+  ReadStreamItem,
+  ReadStreamBlock,
+  ReadStreamStats,
+  ReadStreamDistanceCause,
+  BlockRangeReadStreamOptions,
+} from './read-stream.js';
+export { writeBack, WRITE_BACK_DEFAULT_WINDOW, WRITE_BACK_DEFAULT_MAX_RETRIES } from './write-back.js';
+export type { DirtyPage, WriteBackOptions, WriteBackResult } from './write-back.js';

@@ -206,7 +206,11 @@ export interface AioMethod {
    * Windows HANDLE methods).  Returns the native handle as a number.
    */
   openFile?(path: string, flags: Required<AioOpenFlags>): number;
-  /** Closes what `openFile` returned. */
+  /**
+   * Closes a file when it is closed through the core.  Called for every file
+   * of the context (not only those from `openFile`); it must close the fd or
+   * HANDLE when `file.ownsFd` is set, and leave it open otherwise.
+   */
   closeFile?(file: AioFile): void;
   /**
    * Runs one IO synchronously when the method's files are not node:fs fds.

@@ -244,13 +244,14 @@ function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: Arr
 
 /**
  * Loads a backend's addon from `build/Release/<name>.node` (or
- * `build/win32-x64/<name>.node` on Windows) next to the package's `dist/`.
- * Returns the binding, or the reason it could not be loaded: the reason
- * the build recorded when it skipped (`build/Release/<name>.skipped`), or
- * the loader's error.
+ * `build/win32-x64/<name>.node` on Windows) next to the package's `dist/`;
+ * with AIO_NATIVE_VARIANT=asan, from `build/asan/` (the memory-check build,
+ * run with the sanitizer runtime preloaded).  Returns the binding, or the
+ * reason it could not be loaded: the reason the build recorded when it
+ * skipped (`<name>.skipped`), or the loader's error.
  */
 export function loadNativeBinding<T>(packageUrl: string | URL, name: string): { binding: T } | { reason: string } {
-  const folder = process.platform === 'win32' ? `win32-${process.arch}` : 'Release';
+  const folder = process.env.AIO_NATIVE_VARIANT === 'asan' ? 'asan' : process.platform === 'win32' ? `win32-${process.arch}` : 'Release';
   const path = fileURLToPath(new URL(`../build/${folder}/${name}.node`, packageUrl));
   try {
     return { binding: createRequire(packageUrl)(path) as T };

@@ -13,6 +13,7 @@ import { defineCallbackCases } from './cases/callbacks.js';
 import { defineEofCases } from './cases/eof.js';
 import { defineErrorCases } from './cases/errors.js';
 import { defineHandleCases } from './cases/handles.js';
+import { defineHelperCases } from './cases/helpers.js';
 import { defineInjectionCases } from './cases/injection.js';
 import { defineLifetimeCases } from './cases/lifetime.js';
 import { defineMisuseCases } from './cases/misuse.js';
@@ -35,5 +36,6 @@ export function defineConformance(harness: Harness, method: MethodUnderTest): vo
     definePromiseApiCases(harness, method);
     defineMisuseCases(harness, method);
     defineLifetimeCases(harness, method);
+    defineHelperCases(harness, method);
   });
 }

@@ -94,6 +94,13 @@ static int cq_contains(const aio_completion_queue *q, int32_t index, uint32_t ge
   return 0;
 }
 
+int aio_cq_contains(aio_completion_queue *q, int32_t index, uint32_t generation) {
+  aio_mutex_lock(&q->lock);
+  int found = cq_contains(q, index, generation);
+  aio_mutex_unlock(&q->lock);
+  return found;
+}
+
 uint32_t aio_cq_wait(aio_completion_queue *q, int32_t index, uint32_t generation) {
   aio_mutex_lock(&q->lock);
   while (!cq_contains(q, index, generation)) aio_cond_wait(&q->pushed, &q->lock);

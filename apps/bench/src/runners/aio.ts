@@ -65,6 +65,29 @@ interface AioCoreModule {
   AioReturn: new () => AioReturnView;
   AioWaitRef: new () => AioWaitRefView;
   syncMethod: () => unknown;
+  /** The helpers (@aio/core's read-stream.ts and write-back.ts); absent from an older build. */
+  readStream?: (aio: AioContextView, file: AioFileView, options: ReadStreamOptionsView) => AsyncIterable<{ block: number; data: number; length: number }>;
+  writeBack?: <P extends DirtyPageView>(aio: AioContextView, pages: Iterable<P>, options: WriteBackOptionsView<P>) => Promise<{ syncFailed: { error: unknown }[] }>;
+}
+
+interface ReadStreamOptionsView {
+  blockSize: number;
+  combineLimit: number;
+  maxIos: number;
+  nextBlock: () => { block: number; data: number } | null;
+}
+
+interface DirtyPageView {
+  file: AioFileView;
+  offset: number;
+  buffer: Buffer;
+}
+
+interface WriteBackOptionsView<P> {
+  window: number;
+  sync: 'fsync' | 'none';
+  onClean: (page: P) => void;
+  onError: (page: P, error: unknown) => void;
 }
 
 /** One row of @aio/auto's listMethods(). */
@@ -186,6 +209,7 @@ export class AioRunner implements MethodRunner {
       throw error;
     }
     const session: AioSession = {
+      core: this.core,
       aio,
       file,
       config,
@@ -204,6 +228,7 @@ export class AioRunner implements MethodRunner {
 }
 
 interface AioSession {
+  core: AioCoreModule;
   aio: AioContextView;
   file: AioFileView;
   config: CaseConfig;
@@ -236,9 +261,9 @@ function createSlots(core: AioCoreModule, count: number): HandleSlots {
 function measureWithHandles(session: AioSession, phase: Phase): Promise<RunMeasurement> {
   switch (session.workload.name) {
     case 'seqread':
-      return readSequentiallyStandIn(session, phase);
+      return readWithStream(session, phase);
     case 'writeback':
-      return writeBackStandIn(session, phase);
+      return writeWithWriteBack(session, phase);
     default:
       return measureHandleLoop(session, phase);
   }
@@ -252,25 +277,73 @@ async function measureHandleLoop(session: AioSession, phase: Phase): Promise<Run
 }
 
 /**
- * STAND-IN for @aio/core's read stream: seqread through a plain handle loop
- * over sequential offsets.  Replace the body with `aio.readStream(...)` once
- * it lands (it merges consecutive blocks and adapts its distance, so its
- * figures will differ: that is the point of measuring it).
+ * seqread through @aio/core's read stream: blocks of --bs, consecutive ones
+ * merged up to 128 KiB (or one block if --bs is larger), --qd reads in
+ * flight at most, the PostgreSQL 18 distance rule.  Each block's latency
+ * runs from the moment the stream took its number to the moment the
+ * consumer got it.  Falls back to the handle loop on a core without it.
  */
-async function readSequentiallyStandIn(session: AioSession, phase: Phase): Promise<RunMeasurement> {
-  return measureHandleLoop(session, phase);
+async function readWithStream(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  const { aio, file, config, workload, core } = session;
+  if (core.readStream === undefined) return measureHandleLoop(session, phase);
+  const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
+  const stream = core.readStream(aio, file, {
+    blockSize: config.bs,
+    combineLimit: Math.max(128 * 1024, config.bs),
+    maxIos: config.qd,
+    nextBlock: () => {
+      const now = performance.now();
+      const offset = state.nextOffset(now);
+      return offset < 0 ? null : { block: offset / config.bs, data: now };
+    },
+  });
+  for await (const item of stream) {
+    expectFullTransfer('read', item.length, config.bs, item.block * config.bs);
+    state.complete(item.data, performance.now());
+  }
+  return state.finish(config.bs);
 }
 
 /**
- * STAND-IN for @aio/core's write-back helper: writeback through a plain
- * handle loop with --qd in flight, then one fsync through a handle once the
- * window has drained.  Replace the body with `writeBack(...)` once it lands.
+ * writeback through @aio/core's write-back helper: dirty pages at the
+ * workload's offsets with a window of --qd, then one fsync once the window
+ * drained.  Each slot buffer is lent to one page until it is clean.  Falls
+ * back to the handle loop on a core without it.
  */
-async function writeBackStandIn(session: AioSession, phase: Phase): Promise<RunMeasurement> {
-  const state = new IoLoopState(session.workload.createOffsets(session.config, phase.seed), phase);
-  await keepQueueFull(session, state);
-  await fsyncWithHandle(session);
-  return state.finish(session.config.bs);
+async function writeWithWriteBack(session: AioSession, phase: Phase): Promise<RunMeasurement> {
+  const { aio, file, config, workload, core, buffers } = session;
+  const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
+  if (core.writeBack === undefined) {
+    await keepQueueFull(session, state);
+    await fsyncWithHandle(session);
+    return state.finish(config.bs);
+  }
+  // The window is --qd and there are --qd buffers: a page is taken only when the window has room, so one is always free.
+  const free = buffers.map((_, index) => index);
+  type Page = DirtyPageView & { slot: number; issuedAt: number };
+  function* pages(): Generator<Page> {
+    for (;;) {
+      const now = performance.now();
+      const offset = state.nextOffset(now);
+      if (offset < 0) return;
+      const slot = free.pop() as number;
+      yield { file, offset, buffer: buffers[slot], slot, issuedAt: now };
+    }
+  }
+  const result = await core.writeBack<Page>(aio, pages(), {
+    window: config.qd,
+    sync: workload.syncAtEnd ? 'fsync' : 'none',
+    onClean: (page) => {
+      free.push(page.slot);
+      state.complete(page.issuedAt, performance.now());
+    },
+    onError: (page, error) => {
+      free.push(page.slot);
+      state.fail(error);
+    },
+  });
+  if (result.syncFailed.length > 0) state.fail(result.syncFailed[0].error);
+  return state.finish(config.bs);
 }
 
 /**

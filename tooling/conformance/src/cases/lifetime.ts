@@ -109,6 +109,16 @@ export function defineLifetimeCases(h: Harness, m: MethodUnderTest): void {
     }
   });
 
+  defineCase(h, m, 'a method first loaded by a worker_thread that exited keeps working in the main thread', async (fx) => {
+    const child = spawnSync(process.execPath, [fileURLToPath(new URL('worker-first-child.js', DIST)), m.name, fx.dir], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(child.signal, null, `the child died of ${child.signal}: ${child.stderr}`);
+    assert.equal(child.status, 0, `the child exited with ${child.status}: ${child.stderr}`);
+    assert.equal(child.stdout.trim(), 'ok');
+  });
+
   for (const mode of ['natural', 'exit'] as const) {
     const behaviour =
       mode === 'natural'

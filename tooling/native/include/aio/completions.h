@@ -65,6 +65,9 @@ void aio_cq_push(aio_completion_queue *q, int32_t index, uint32_t generation, in
 /* JS thread: moves queued completions into the table; returns how many. */
 uint32_t aio_cq_drain(aio_completion_queue *q);
 
+/* Any thread: whether IO (index, generation) is queued and not yet drained. */
+int aio_cq_contains(aio_completion_queue *q, int32_t index, uint32_t generation);
+
 /* JS thread: blocks until IO (index, generation) is queued, then drains. */
 uint32_t aio_cq_wait(aio_completion_queue *q, int32_t index, uint32_t generation);
 

@@ -64,6 +64,7 @@ static inline void aio_thread_join(aio_thread t) {
 #else /* POSIX */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 typedef pthread_mutex_t aio_mutex;
@@ -92,7 +93,11 @@ static void *aio_thread_trampoline(void *p) {
   return NULL;
 }
 
-/* Starts `fn(arg)` on a new thread with a small stack.  Returns 0 or an errno. */
+/*
+ * Starts `fn(arg)` on a new thread with a small stack and every signal
+ * blocked (a thread of ours must never run Node's signal handlers, nor take
+ * SIGINT/SIGTERM meant for the process).  Returns 0 or an errno.
+ */
 static inline int aio_thread_create(aio_thread *t, void (*fn)(void *), void *arg) {
   aio_thread_start *start = (aio_thread_start *)malloc(sizeof *start);
   if (start == NULL) return ENOMEM;
@@ -101,7 +106,11 @@ static inline int aio_thread_create(aio_thread *t, void (*fn)(void *), void *arg
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   int rc = pthread_create(t, &attr, aio_thread_trampoline, start);
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
   pthread_attr_destroy(&attr);
   if (rc != 0) free(start);
   return rc;

