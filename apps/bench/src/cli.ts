@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { probeDirectAlignment } from './aligned.js';
 import { collectMachineFacts, formatMachineFacts } from './machine.js';
-import { measureMethod } from './measure.js';
+import { measureCase } from './measure.js';
 import { AUTO_METHOD, BASELINE_NAMES } from './method-names.js';
 import { DEFAULT_SIZE, OptionError, USAGE, parseOptions, resolveCase, type BenchOptions, type MethodSelection } from './options.js';
 import { createProgress } from './progress.js';
@@ -85,11 +85,11 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   const rows: BenchRow[] = [];
   for (const config of cases) {
+    const runners = planned.flatMap((entry) => ('runner' in entry ? [entry.runner] : []));
+    const measured = await measureCase(runners, config, progress, log);
+    // Rows keep the planned order: measured methods and skipped ones as they were asked for.
     for (const entry of planned) {
-      const row =
-        'runner' in entry
-          ? await measureMethod(entry.runner, config, progress, log)
-          : unmeasuredRow(entry.skipped, config, 'skipped', entry.skipped.reason);
+      const row = 'runner' in entry ? (measured.shift() as BenchRow) : unmeasuredRow(entry.skipped, config, 'skipped', entry.skipped.reason);
       rows.push(row);
       if (options.json) {
         if (row.status === 'measured') process.stdout.write(`${toJsonLine(row)}\n`);

@@ -6,9 +6,13 @@ import { LatencyHistogram } from './stats.js';
 import { WORKLOADS, type CaseConfig } from './workloads/index.js';
 
 /*
- * How one method is measured on one case, the same way for every method:
- * open once, warm up (untimed, with another seed so the timed offsets stay
- * unseen), then for each run set the cache state and run the timed phase.
+ * How the methods are measured on one case, the same way for every method:
+ * each is opened once and warmed up (untimed, with another seed so the
+ * timed offsets stay unseen); then the timed runs are interleaved, run 1 of
+ * every method, then run 2 of every method, and so on, with the cache state
+ * set before each run.  Interleaving matters on a shared machine: a burst of
+ * load from elsewhere then hurts every method's run of that round alike
+ * instead of all the runs of one method, and the medians stay comparable.
  * The figures are the medians over the runs.
  */
 
@@ -19,35 +23,70 @@ const COLD_RESIDENT_LIMIT = 0.01;
 
 const histogram = new LatencyHistogram();
 
-export async function measureMethod(
-  runner: MethodRunner,
+/** One method while its case is measured. */
+interface Contender {
+  runner: MethodRunner;
+  open: OpenMethod | null;
+  runs: RunMeasurement[];
+  /** Set when the method was skipped or failed; it then takes no further runs. */
+  row: BenchRow | null;
+}
+
+export async function measureCase(
+  runners: readonly MethodRunner[],
   config: CaseConfig,
   progress: Progress,
   log: (message: string) => void,
-): Promise<BenchRow> {
-  const reason = await runner.unavailableReason(config);
-  if (reason !== null) return unmeasuredRow(runner, config, 'skipped', reason, runner.effectiveQd(config));
-  const workload = WORKLOADS[config.workload];
-  let open: OpenMethod | null = null;
-  const runs: RunMeasurement[] = [];
+): Promise<BenchRow[]> {
+  const contenders: Contender[] = runners.map((runner) => ({ runner, open: null, runs: [], row: null }));
   try {
-    open = await runner.open(config, workload);
-    const label = `${config.workload} ${runner.method}${runner.api === 'baseline' ? '' : ` (${runner.api})`}`;
-    if (runner.warmsUp && config.warmupSeconds > 0) {
-      await runPhase(open, config.warmupSeconds, config.seed + WARMUP_SEED_OFFSET, progress, `${label} warm-up`);
-    }
+    for (const contender of contenders) await openAndWarmUp(contender, config, progress);
     for (let run = 1; run <= config.runs; run++) {
-      setCacheState(config.file, config.cache);
-      if (config.cache === 'cold') warnIfNotCold(config.file, config.size, log);
-      runs.push(await runPhase(open, config.seconds, config.seed, progress, `${label} run ${run}/${config.runs}`));
+      for (const contender of contenders) await timedRun(contender, config, run, progress, log);
+    }
+  } finally {
+    for (const contender of contenders) await closeQuietly(contender.open, contender.runner.method, log);
+  }
+  return contenders.map((c) => c.row ?? summarizeRuns(c.runner, config, c.runs));
+}
+
+function labelOf(runner: MethodRunner, config: CaseConfig): string {
+  return `${config.workload} ${runner.method}${runner.api === 'baseline' ? '' : ` (${runner.api})`}`;
+}
+
+function fail(contender: Contender, config: CaseConfig, error: unknown, progress: Progress): void {
+  progress.end();
+  const { runner } = contender;
+  contender.row = unmeasuredRow(runner, config, 'failed', (error as Error).message ?? String(error), runner.effectiveQd(config));
+}
+
+async function openAndWarmUp(contender: Contender, config: CaseConfig, progress: Progress): Promise<void> {
+  const { runner } = contender;
+  const reason = await runner.unavailableReason(config);
+  if (reason !== null) {
+    contender.row = unmeasuredRow(runner, config, 'skipped', reason, runner.effectiveQd(config));
+    return;
+  }
+  try {
+    contender.open = await runner.open(config, WORKLOADS[config.workload]);
+    if (runner.warmsUp && config.warmupSeconds > 0) {
+      await runPhase(contender.open, config.warmupSeconds, config.seed + WARMUP_SEED_OFFSET, progress, `${labelOf(runner, config)} warm-up`);
     }
   } catch (error) {
-    progress.end();
-    return unmeasuredRow(runner, config, 'failed', (error as Error).message ?? String(error), runner.effectiveQd(config));
-  } finally {
-    await closeQuietly(open, runner.method, log);
+    fail(contender, config, error, progress);
   }
-  return summarizeRuns(runner, config, runs);
+}
+
+async function timedRun(contender: Contender, config: CaseConfig, run: number, progress: Progress, log: (message: string) => void): Promise<void> {
+  if (contender.row !== null || contender.open === null) return;
+  try {
+    setCacheState(config.file, config.cache);
+    if (config.cache === 'cold') warnIfNotCold(config.file, config.size, log);
+    const label = `${labelOf(contender.runner, config)} run ${run}/${config.runs}`;
+    contender.runs.push(await runPhase(contender.open, config.seconds, config.seed, progress, label));
+  } catch (error) {
+    fail(contender, config, error, progress);
+  }
 }
 
 /** A failing close is reported, not thrown: the figures were already taken and the next method must still run. */
