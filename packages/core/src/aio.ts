@@ -325,7 +325,7 @@ export class Aio {
     offset: unknown,
     length: unknown,
   ): void {
-    this.#checkUsable(`start${AIO_OP_NAMES[op]}`);
+    this.#checkUsable('start', op);
     this.#checkDefinable(handle, op);
     this.#checkFile(file);
     handle.offset = checkOffset(offset, 'offset');
@@ -1174,9 +1174,16 @@ export class Aio {
     this.#method.close();
   }
 
-  #checkUsable(what: string): void {
-    if (this.#state !== 'open') throw new AioUsageError('AIO_ERR_CLOSED', `${what} after aio.close(): the AIO context is closed`);
-    if (this.#callbackDepth > 0) throw new AioUsageError('AIO_ERR_IN_CALLBACK', `${what} is not allowed inside a completion callback`);
+  /**
+   * Throws unless new work may start.  `what` (with the op, for start*)
+   * names the call in the message; the message is built only when thrown,
+   * so the check allocates nothing on the hot path.
+   */
+  #checkUsable(what: string, op?: AioOpCode): void {
+    if (this.#state === 'open' && this.#callbackDepth === 0) return;
+    const call = op === undefined ? what : `${what}${AIO_OP_NAMES[op]}`;
+    if (this.#state !== 'open') throw new AioUsageError('AIO_ERR_CLOSED', `${call} after aio.close(): the AIO context is closed`);
+    throw new AioUsageError('AIO_ERR_IN_CALLBACK', `${call} is not allowed inside a completion callback`);
   }
 
   #checkNotClosed(what: string): void {

@@ -143,8 +143,13 @@ export class NativeMethod implements AioMethod {
   readonly #context: AioNativeContext;
   readonly #words = new Float64Array(AIO_SUBMIT_MAX * AIO_SUBMIT_STRIDE);
   readonly #completions: Int32Array;
-  /** The buffers of the batch being submitted; reused, emptied after each submit. */
-  readonly #views: ArrayBufferView[] = [];
+  /**
+   * The buffers of the batch being submitted.  Reused: after each submit the
+   * used slots are cleared (so no buffer is kept alive by it) but the array
+   * keeps its length, because emptying it would make V8 shrink and regrow
+   * its backing store every batch.
+   */
+  readonly #views: (ArrayBufferView | undefined)[] = [];
   #closed = false;
 
   constructor(binding: AioNativeBinding, spec: NativeMethodSpec, host: AioMethodHost, context: AioMethodContext) {
@@ -169,11 +174,12 @@ export class NativeMethod implements AioMethod {
   submit(handles: readonly AioHandle[], count: number): number {
     const words = this.#words;
     const views = this.#views;
-    for (let i = 0; i < count; i++) encodeIo(handles[i], words, i * AIO_SUBMIT_STRIDE, views);
+    let used = 0;
+    for (let i = 0; i < count; i++) used = encodeIo(handles[i], words, i * AIO_SUBMIT_STRIDE, views, used);
     try {
-      this.#binding.submit(this.#context, count, views);
+      this.#binding.submit(this.#context, count, views as readonly ArrayBufferView[]);
     } finally {
-      views.length = 0;
+      for (let i = 0; i < used; i++) views[i] = undefined;
     }
     for (let i = 0; i < count; i++) {
       const disposition = words[i * AIO_SUBMIT_STRIDE + 9];
@@ -220,8 +226,11 @@ export class NativeMethod implements AioMethod {
   }
 }
 
-/** Writes one IO into the submission table and appends its buffers to `views`. */
-function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: ArrayBufferView[]): void {
+/**
+ * Writes one IO into the submission table and its buffers into `views` from
+ * slot `used` on; returns the number of slots used after it.
+ */
+function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: (ArrayBufferView | undefined)[], used: number): number {
   words[at] = handle.op;
   words[at + 1] = handle.index;
   words[at + 2] = handle.generation % 0x1_0000_0000;
@@ -229,17 +238,20 @@ function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: Arr
   words[at + 4] = (handle.file as { fd: number }).fd;
   words[at + 5] = handle.offset;
   words[at + 6] = handle.length;
-  words[at + 7] = views.length;
-  if (handle.buffer !== null) {
-    views.push(handle.buffer);
-    words[at + 8] = 1;
-  } else if (handle.buffers !== null) {
-    for (const view of handle.buffers) views.push(view);
-    words[at + 8] = handle.buffers.length;
-  } else {
-    words[at + 8] = 0;
-  }
+  words[at + 7] = used;
   words[at + 9] = -1;
+  if (handle.buffer !== null) {
+    views[used] = handle.buffer;
+    words[at + 8] = 1;
+    return used + 1;
+  }
+  if (handle.buffers !== null) {
+    for (const view of handle.buffers) views[used++] = view;
+    words[at + 8] = handle.buffers.length;
+    return used;
+  }
+  words[at + 8] = 0;
+  return used;
 }
 
 /**
