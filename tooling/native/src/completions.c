@@ -61,11 +61,15 @@ void aio_cq_push(aio_completion_queue *q, int32_t index, uint32_t generation, in
   c->index = index;
   c->generation = generation;
   c->result = result;
-  int need_wake = !q->wake_pending;
-  q->wake_pending = 1;
+  /* The wake-up is requested under the lock: aio_cq_destroy() takes the lock
+   * before releasing the thread-safe function, so a push that a waiter has
+   * already seen (through `pushed`) can no longer touch a released one. */
+  if (!q->wake_pending) {
+    q->wake_pending = 1;
+    napi_call_threadsafe_function(q->wake, NULL, napi_tsfn_nonblocking);
+  }
   aio_cond_broadcast(&q->pushed);
   aio_mutex_unlock(&q->lock);
-  if (need_wake) napi_call_threadsafe_function(q->wake, NULL, napi_tsfn_nonblocking);
 }
 
 uint32_t aio_cq_drain(aio_completion_queue *q) {
@@ -116,6 +120,9 @@ void aio_cq_wait_all(aio_completion_queue *q) {
 
 void aio_cq_destroy(aio_completion_queue *q) {
   if (q->items == NULL) return;
+  /* Wait out a push that is still inside the lock (see aio_cq_push). */
+  aio_mutex_lock(&q->lock);
+  aio_mutex_unlock(&q->lock);
   napi_release_threadsafe_function(q->wake, napi_tsfn_abort);
   aio_cond_destroy(&q->pushed);
   aio_mutex_destroy(&q->lock);

@@ -53,9 +53,43 @@ static int view_memory(napi_env env, napi_value view, void **data, size_t *lengt
   return 0;
 }
 
+/* Whether `x` is an integer in [low, high] (false for NaN and infinities). */
+static int integer_in(double x, double low, double high) {
+  return x >= low && x <= high && x == (double)(int64_t)x;
+}
+
+/*
+ * Whether the words describe an IO this kit can decode: every number an
+ * integer in its range, the op known, and as many buffers as the op needs
+ * (one for read/write, at least one for readv/writev, none for syncs), all
+ * within the `nviews` views passed.  JavaScript (NativeMethod) writes valid
+ * words; this guards the native side against anything else.
+ */
+static int description_valid(const double *w, uint32_t nviews) {
+  const double max_safe = 9007199254740991.0;
+#ifdef _WIN32
+  const double file_low = 0; /* a HANDLE value */
+#else
+  const double file_low = -2147483648.0; /* an fd; a bad one fails with EBADF */
+#endif
+  if (!integer_in(w[0], AIO_OP_READ, AIO_OP_FDATASYNC) || !integer_in(w[1], 0, 2147483647.0) ||
+      !integer_in(w[2], 0, 4294967295.0) || !integer_in(w[3], 0, 2147483647.0) || !integer_in(w[4], file_low, max_safe) ||
+      !integer_in(w[5], 0, max_safe) || !integer_in(w[6], 0, max_safe) || !integer_in(w[7], 0, nviews) ||
+      !integer_in(w[8], 0, (double)nviews - w[7]) || w[8] > AIO_MAX_IOVECS) {
+    return 0;
+  }
+  int op = (int)w[0];
+  if (op == AIO_OP_READ || op == AIO_OP_WRITE) return w[8] == 1;
+  if (op == AIO_OP_READV || op == AIO_OP_WRITEV) return w[8] >= 1;
+  return w[8] == 0;
+}
+
 int aio_decode_io(napi_env env, const double *words, napi_value views, uint32_t i, aio_io *io) {
   const double *w = words + (size_t)i * AIO_SUBMIT_STRIDE;
   memset(io, 0, offsetof(aio_io, inline_iov));
+  io->iov = io->inline_iov;
+  uint32_t nviews = 0;
+  if (napi_get_array_length(env, views, &nviews) != napi_ok || !description_valid(w, nviews)) return -EINVAL;
   io->op = (int32_t)w[0];
   io->index = (int32_t)w[1];
   io->generation = (uint32_t)w[2];
@@ -65,7 +99,6 @@ int aio_decode_io(napi_env env, const double *words, napi_value views, uint32_t 
   io->length = (uint64_t)w[6];
   uint32_t first = (uint32_t)w[7];
   io->iovcnt = (uint32_t)w[8];
-  io->iov = io->inline_iov;
   if (io->iovcnt > AIO_INLINE_IOVECS) {
     io->iov = (aio_iovec *)malloc(sizeof(aio_iovec) * io->iovcnt);
     if (io->iov == NULL) {

@@ -48,6 +48,7 @@ napi_status napi_throw_type_error(napi_env, const char *, const char *) { return
 napi_status napi_create_uint32(napi_env, uint32_t, napi_value *) { return napi_ok; }
 napi_status napi_get_global(napi_env, napi_value *) { return napi_ok; }
 napi_status napi_call_function(napi_env, napi_value, napi_value, size_t, const napi_value *, napi_value *) { return napi_ok; }
+napi_status napi_get_array_length(napi_env, napi_value, uint32_t *) { return napi_generic_failure; }
 napi_status napi_get_element(napi_env, napi_value, uint32_t, napi_value *) { return napi_generic_failure; }
 napi_status napi_is_typedarray(napi_env, napi_value, bool *) { return napi_generic_failure; }
 napi_status napi_is_dataview(napi_env, napi_value, bool *) { return napi_generic_failure; }

@@ -68,7 +68,12 @@ uint32_t aio_cq_drain(aio_completion_queue *q);
 /* Any thread: whether IO (index, generation) is queued and not yet drained. */
 int aio_cq_contains(aio_completion_queue *q, int32_t index, uint32_t generation);
 
-/* JS thread: blocks until IO (index, generation) is queued, then drains. */
+/*
+ * JS thread: blocks until IO (index, generation) is queued, then drains.
+ * The IO must be in flight (accepted and not yet drained): waiting for one
+ * that will never be pushed blocks forever.  Check with aio_cq_contains or
+ * the method's own table first when in doubt.
+ */
 uint32_t aio_cq_wait(aio_completion_queue *q, int32_t index, uint32_t generation);
 
 /*
@@ -78,7 +83,10 @@ uint32_t aio_cq_wait(aio_completion_queue *q, int32_t index, uint32_t generation
  */
 void aio_cq_wait_all(aio_completion_queue *q);
 
-/* JS thread: releases the thread-safe function and frees the slots.  No IO may be in flight. */
+/*
+ * JS thread: releases the thread-safe function and frees the slots.  No IO
+ * may be in flight, and no thread may push afterwards.
+ */
 void aio_cq_destroy(aio_completion_queue *q);
 
 #ifdef __cplusplus

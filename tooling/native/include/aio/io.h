@@ -51,6 +51,8 @@ enum aio_disposition {
 #define AIO_FLAG_BUFFERED 4
 
 #define AIO_SUBMIT_STRIDE 10
+/* The most buffers one IO may have (IOV_MAX on Linux; the core refuses more). */
+#define AIO_MAX_IOVECS 1024
 #define AIO_SUBMIT_MAX 32
 /* IOs with at most this many buffers need no allocation. */
 #define AIO_INLINE_IOVECS 4
@@ -77,10 +79,14 @@ typedef struct aio_io {
 
 /*
  * Decodes IO `i` of a batch: words[i * AIO_SUBMIT_STRIDE ...] and its views.
- * Returns 0, or -EINVAL if the description does not match the buffers (a
- * detached or shrunk ArrayBuffer): the caller then marks the IO
+ * Returns 0, or -EINVAL if the description is not valid (a number out of
+ * range or not an integer, an unknown op, a buffer count that does not fit
+ * the op or the views) or does not match the buffers (a detached or shrunk
+ * ArrayBuffer): the caller then marks the IO
  * AIO_DISPOSITION_UNSUPPORTED so the core runs it synchronously and reports
- * the error.  Returns -ENOMEM if a vector could not be allocated.
+ * the error.  Returns -ENOMEM if a vector could not be allocated.  The
+ * handle index is only checked to be a non-negative int32: a method checks
+ * it against its own table size.
  */
 int aio_decode_io(napi_env env, const double *words, napi_value views, uint32_t i, aio_io *io);
 

@@ -17,6 +17,9 @@
 #include <windows.h>
 
 typedef SRWLOCK aio_mutex;
+/* For process-wide state: a mutex usable without aio_mutex_init. */
+#define AIO_MUTEX_INITIALIZER SRWLOCK_INIT
+#define AIO_COND_INITIALIZER CONDITION_VARIABLE_INIT
 typedef CONDITION_VARIABLE aio_cond;
 typedef HANDLE aio_thread;
 
@@ -68,6 +71,9 @@ static inline void aio_thread_join(aio_thread t) {
 #include <stdlib.h>
 
 typedef pthread_mutex_t aio_mutex;
+/* For process-wide state: a mutex usable without aio_mutex_init. */
+#define AIO_MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
+#define AIO_COND_INITIALIZER PTHREAD_COND_INITIALIZER
 typedef pthread_cond_t aio_cond;
 typedef pthread_t aio_thread;
 
