@@ -50,12 +50,13 @@ install_pnpm() {
 }
 
 install_system_packages
-if [ "${AIO_SKIP_WINDOWS:-0}" != "1" ]; then
-  bash tooling/windows/setup.sh
-fi
 install_pnpm
 log "installing dependencies"
 pnpm install --frozen-lockfile
+# The Windows toolchain needs the Node-API headers from the npm packages above.
+if [ "${AIO_SKIP_WINDOWS:-0}" != "1" ]; then
+  bash tooling/windows/setup.sh
+fi
 log "building every package"
 pnpm build
 log "done"
