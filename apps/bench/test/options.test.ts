@@ -4,6 +4,11 @@ import { OptionError, parseByteSize, parseOptions, resolveCase } from '../src/op
 const FILE = { path: '/data/bench.dat', size: 1024 ** 3 };
 
 describe('parseOptions', () => {
+  it('rejects a batch outside 1-32', () => {
+    expect(() => parseOptions(['randread', '--batch', '0'])).toThrow(/--batch/);
+    expect(() => parseOptions(['randread', '--batch', '33'])).toThrow(/--batch/);
+  });
+
   it('reads a workload with every option set', () => {
     const options = parseOptions([
       'randread',
@@ -22,6 +27,7 @@ describe('parseOptions', () => {
       '--chart', 'out.svg',
       '--seed', '99',
       '--fio-jobs', '4',
+      '--batch', '16',
     ]);
     expect(options).toEqual({
       command: 'run',
@@ -41,13 +47,14 @@ describe('parseOptions', () => {
       chart: 'out.svg',
       seed: 99,
       fioJobs: 4,
+      batch: 16,
     });
   });
 
   it('leaves the methods to the command and uses the documented defaults', () => {
     const options = parseOptions(['seqread']);
     expect(options).toMatchObject({ command: 'run', workload: 'seqread', api: 'handle', direct: false, cache: 'hot' });
-    expect(options).toMatchObject({ seconds: 5, runs: 1, seed: 1, fioJobs: 1, json: false });
+    expect(options).toMatchObject({ seconds: 5, runs: 1, seed: 1, fioJobs: 1, batch: 8, json: false });
     expect(options.methods).toBeUndefined();
     expect(options.bs).toBeUndefined();
   });

@@ -24,6 +24,8 @@ export interface CaseConfig {
   seed: number;
   /** Jobs (threads) each fio baseline runs; the node and aio methods always use one thread. */
   fioJobs: number;
+  /** IOs per submission in the handle loop (the aio methods' handle API). */
+  batch: number;
   api: AioApi;
 }
 
