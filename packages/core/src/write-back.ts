@@ -41,6 +41,14 @@ import { AioReturn } from './result.js';
 import { checkBoolean, checkInteger, checkOffset, checkOptions, describeValue } from './validate.js';
 
 /** The default window: the seeds' MEMP_AIO_WINDOW. */
+
+/**
+ * Writes per submission while a refill is started in batch mode.  Measured
+ * with io_uring on this project's machine (8 KiB O_DIRECT writes, window 32):
+ * one submission per 8 writes beats one per refill of 32, as it does for
+ * reads (see apps/bench's --batch).
+ */
+const SUBMIT_CHUNK = 8;
 export const WRITE_BACK_DEFAULT_WINDOW = 16;
 /** The default number of short writes retried per page. */
 export const WRITE_BACK_DEFAULT_MAX_RETRIES = 8;
@@ -254,14 +262,23 @@ class WriteBackRun<P extends DirtyPage> {
     return exhausted;
   }
 
-  /** Starts the writes of `pages`, together in batch mode when there are several. */
+  /**
+   * Starts the writes of `pages`, together in batch mode when there are
+   * several, handed to the method {@link SUBMIT_CHUNK} at a time: the first
+   * writes reach the device while the rest are being prepared, instead of
+   * the device idling until the whole refill is ready.
+   */
   #start(pages: readonly P[]): void {
     if (pages.length === 0) return;
     const aio = this.#aio;
     const batching = this.#batch && pages.length > 1 && !aio.inBatchMode;
     if (batching) aio.enterBatchMode();
     try {
-      for (const page of pages) this.#startPage(page);
+      let started = 0;
+      for (const page of pages) {
+        this.#startPage(page);
+        if (batching && ++started % SUBMIT_CHUNK === 0) aio.submitStaged();
+      }
     } catch (error) {
       this.#fail(error);
     } finally {
