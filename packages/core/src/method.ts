@@ -233,6 +233,7 @@ export {
   AIO_SUBMIT_STRIDE,
   AIO_SUBMIT_MAX,
   AIO_DISPOSITION,
+  AIO_IO_FILE_DIRECT,
 } from './native-method.js';
 export type { AioNativeBinding, AioNativeContext, NativeMethodSpec } from './native-method.js';
 export { executeWithNodeFs } from './sync-method.js';

@@ -12,7 +12,9 @@
  *
  * The submission table: {@link AIO_SUBMIT_STRIDE} float64 words per IO:
  *   [0] op code           [1] handle index     [2] generation & 0xffffffff
- *   [3] flags             [4] file (fd/HANDLE) [5] offset
+ *   [3] flags (the handle's AIO_FLAG_* bits, plus AIO_IO_FILE_DIRECT when the
+ *       file was opened for direct I/O)
+ *                         [4] file (fd/HANDLE) [5] offset
  *   [6] length (bytes)    [7] first view       [8] view count
  *   [9] disposition, written back by the addon (see AIO_DISPOSITION)
  * Float64 holds every integer up to 2^53 exactly, which covers offsets,
@@ -42,6 +44,9 @@ import { executeWithNodeFs } from './sync-method.js';
 
 /** Float64 words per IO in the submission table. */
 export const AIO_SUBMIT_STRIDE = 10;
+
+/** Set in word 3 (beside the handle flags) when the IO's file was opened for direct I/O. */
+export const AIO_IO_FILE_DIRECT = 256;
 
 /** The most IOs one submit call carries (the core's batch size). */
 export const AIO_SUBMIT_MAX = 32;
@@ -234,8 +239,9 @@ function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: (Ar
   words[at] = handle.op;
   words[at + 1] = handle.index;
   words[at + 2] = handle.generation % 0x1_0000_0000;
-  words[at + 3] = handle.flags;
-  words[at + 4] = (handle.file as { fd: number }).fd;
+  const file = handle.file as AioFile;
+  words[at + 3] = file.flags.direct ? handle.flags | AIO_IO_FILE_DIRECT : handle.flags;
+  words[at + 4] = file.fd;
   words[at + 5] = handle.offset;
   words[at + 6] = handle.length;
   words[at + 7] = used;

@@ -377,15 +377,20 @@ int EnsureRing(Context *ctx) {
 uint64_t UserData(uint32_t index, uint32_t generation) { return (static_cast<uint64_t>(generation) << 32) | index; }
 
 /*
- * The IOSQE_ASYNC policy (README "The IOSQE_ASYNC policy"): PostgreSQL 18's
- * rule, more than 4 IOs in flight and the handle flagged `buffered`.  The
- * kernel then copies page-cache data on its io-wq workers instead of inline
- * in io_uring_enter.  Unflagged IO stays inline: measured here, punting it
- * costs more than it gains unless the machine is oversubscribed.
+ * The IOSQE_ASYNC policy (README "The IOSQE_ASYNC policy"): with more than 4
+ * IOs in flight, PostgreSQL 18's rule (the handle flagged `buffered`), plus
+ * writes to files not opened for direct I/O.  The kernel then works on its
+ * io-wq workers instead of inline in io_uring_enter.  Unflagged reads stay
+ * inline: measured here, punting a page-cache read costs more than it gains
+ * unless the machine is oversubscribed.  A buffered write inline mostly
+ * fails its non-blocking attempt and is punted anyway; punting it at once
+ * skips that attempt (8 KiB random writes: 83k → 132k/s).
  */
 bool WantsAsync(const Context *ctx, const aio_io *io) {
   if (ctx->opt.async_policy != AsyncPolicy::kAuto) return ctx->opt.async_policy == AsyncPolicy::kAlways;
-  if ((io->flags & AIO_FLAG_BUFFERED) == 0 || io->op == AIO_OP_FSYNC || io->op == AIO_OP_FDATASYNC) return false;
+  if (io->op == AIO_OP_FSYNC || io->op == AIO_OP_FDATASYNC) return false;
+  bool page_cache_write = (io->op == AIO_OP_WRITE || io->op == AIO_OP_WRITEV) && (io->flags & AIO_IO_FILE_DIRECT) == 0;
+  if ((io->flags & AIO_FLAG_BUFFERED) == 0 && !page_cache_write) return false;
   return ctx->inflight + 1 > 4 && io->length >= ctx->opt.async_min_bytes;
 }
 

@@ -49,6 +49,9 @@ enum aio_disposition {
 #define AIO_FLAG_SYNCHRONOUS 1
 #define AIO_FLAG_REFERENCES_LOCAL 2
 #define AIO_FLAG_BUFFERED 4
+/* Not a handle flag: set by the core in word 3 when the IO's file was
+ * opened for direct I/O, so a method can treat page-cache IO differently. */
+#define AIO_IO_FILE_DIRECT 256
 
 #define AIO_SUBMIT_STRIDE 10
 /* The most buffers one IO may have (IOV_MAX on Linux; the core refuses more). */
