@@ -1,50 +1,26 @@
 import fs from 'node:fs';
+import { allocAligned as allocAlignedInHeap } from '@aio/core';
 
 /*
- * Aligned buffers for O_DIRECT, without native code.
- *
- * O_DIRECT needs the buffer's memory address aligned (to the device's DMA
- * alignment, 512 bytes on this project's machines, and 4096 is safe
- * everywhere).  JavaScript cannot read an address, and Node's Buffers are
- * only 16-byte aligned (measured: allocUnsafeSlow slices needed offsets of
- * 32, 128 or 496 bytes to become 512-aligned).  Over-allocating and probing
- * slices with O_DIRECT reads finds an address the device accepts, but only
- * proves the device's own alignment (512 here), never 4096.
- *
- * WebAssembly memory is different: V8 reserves it from the OS page allocator,
- * so its ArrayBuffer starts on a page boundary (4096 or more) by
- * construction.  allocAligned therefore hands out views of a WebAssembly
- * memory.  This is the one place to swap for @aio/core's allocAligned once it
- * exists; probeDirectAlignment below checks the claim on the real file.
+ * Aligned buffers for O_DIRECT, for every method including the node:fs
+ * baselines: @aio/core's allocAligned (WebAssembly memory inside the JS heap,
+ * page-aligned by V8).  probeDirectAlignment below checks the claim on the
+ * real file.
  */
 
-const WASM_PAGE_BYTES = 65536;
-
-/*
- * The project's TypeScript libraries (ES2023, no DOM) do not declare
- * WebAssembly, although Node always has it; this is the one constructor used.
- */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-const { Memory: WasmMemoryConstructor } = (
-  globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory } }
-).WebAssembly;
 const MAX_ALIGNMENT = 4096;
 
 /**
  * Returns a Buffer of `size` bytes whose address is a multiple of
- * `alignment` (a power of two, at most 4096).  Allocate one slab per run and
- * slice it (each WebAssembly memory reserves its own address range).
+ * `alignment` (a power of two, at most 4096).  The bench's own argument
+ * checks throw RangeError, as for its other options.
  */
 export function allocAligned(size: number, alignment = MAX_ALIGNMENT): Buffer {
   if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`size must be a positive integer, got ${size}`);
   if (alignment <= 0 || alignment > MAX_ALIGNMENT || (alignment & (alignment - 1)) !== 0) {
     throw new RangeError(`alignment must be a power of two up to ${MAX_ALIGNMENT}, got ${alignment}`);
   }
-  const pages = Math.ceil(size / WASM_PAGE_BYTES);
-  const memory = new WasmMemoryConstructor({ initial: pages, maximum: pages });
-  return Buffer.from(memory.buffer, 0, size);
+  return allocAlignedInHeap(size, alignment);
 }
 
 /** Splits a slab into `count` consecutive buffers of `size` bytes; each keeps the slab's alignment if size does. */

@@ -167,24 +167,18 @@ function normalizeOptions(options: IoUringOptions | undefined): NativeOptions {
   };
 }
 
-/**
- * The addon's file name below `build/`.  `AIO_NATIVE_VARIANT=asan` loads the
- * AddressSanitizer build (`build/asan/`, made by `aio-native-build --variant
- * asan`) instead of `build/Release/`; the memcheck script uses it.
- */
-function addonName(): string {
-  return process.env.AIO_NATIVE_VARIANT === 'asan' ? '../asan/aio_io_uring' : 'aio_io_uring';
-}
-
 let loaded: { binding: IoUringBinding } | { reason: string } | undefined;
 
-/** The addon, or why it is not there; loaded once per thread. */
+/**
+ * The addon, or why it is not there; loaded once per thread
+ * (`AIO_NATIVE_VARIANT=asan` gives the memcheck build; see loadNativeBinding).
+ */
 export function loadBinding(): { binding: IoUringBinding } | { reason: string } {
   if (loaded !== undefined) return loaded;
   if (process.platform !== 'linux') {
     loaded = { reason: `wrong platform: io_uring is Linux-only (this is ${process.platform})` };
   } else {
-    loaded = loadNativeBinding<IoUringBinding>(import.meta.url, addonName());
+    loaded = loadNativeBinding<IoUringBinding>(import.meta.url, 'aio_io_uring');
   }
   return loaded;
 }

@@ -8,9 +8,7 @@
  * what each platform's aio really is, and the limits.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { AioUsageError, AIO_FLAG_REFERENCES_LOCAL, type AioFile, type AioHandle } from '@aio/core';
 import {
   NativeMethod,
@@ -66,21 +64,11 @@ const TARGET = 'aio_posix_aio';
 let loaded: { binding: PosixAioBinding } | { reason: string } | undefined;
 
 /**
- * Loads the addon once per thread.  AIO_NATIVE_VARIANT=asan loads the
- * AddressSanitizer build (build/asan/), which the memcheck script uses.
+ * Loads the addon once per thread (`AIO_NATIVE_VARIANT=asan` gives the
+ * AddressSanitizer build the memcheck script uses; see loadNativeBinding).
  */
 function load(): { binding: PosixAioBinding } | { reason: string } {
-  if (loaded !== undefined) return loaded;
-  if (process.env.AIO_NATIVE_VARIANT === 'asan') {
-    const path = fileURLToPath(new URL(`../build/asan/${TARGET}.node`, import.meta.url));
-    try {
-      loaded = { binding: createRequire(import.meta.url)(path) as PosixAioBinding };
-    } catch (error) {
-      loaded = { reason: `asan addon failed to load: ${(error as Error).message.split('\n')[0]}` };
-    }
-    return loaded;
-  }
-  loaded = loadNativeBinding<PosixAioBinding>(import.meta.url, TARGET);
+  loaded ??= loadNativeBinding<PosixAioBinding>(import.meta.url, TARGET);
   return loaded;
 }
 
