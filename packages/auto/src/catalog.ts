@@ -11,7 +11,7 @@ import { AIO_METHOD_NAMES, type AioMethodName } from '@aio/core';
 
 export interface MethodEntry {
   readonly name: AioMethodName;
-  /** The npm package that provides the method (`@aio/core` for `sync`). */
+  /** The npm package that provides the method (`@aio/core` for `libuv` and `sync`). */
   readonly package: string;
   /** The values of `process.platform` the method can work on; null for every platform. */
   readonly platforms: readonly NodeJS.Platform[] | null;
@@ -31,6 +31,7 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
     needs: 'a system with POSIX aio (Linux glibc, macOS, illumos)',
   },
   { name: 'threadpool', package: '@aio/threadpool', platforms: null, needs: 'any platform' },
+  { name: 'libuv', package: '@aio/core', platforms: null, needs: 'any platform' },
   { name: 'sync', package: '@aio/core', platforms: null, needs: 'any platform' },
 ];
 

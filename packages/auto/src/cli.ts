@@ -19,7 +19,7 @@ const USAGE = `usage: aio doctor [--json]
   --version       the version of @aio/auto
 
 environment:
-  AIO_METHOD=<name>   force a method (io_uring, iocp, kqueue, posix_aio, threadpool, sync); doctor shows
+  AIO_METHOD=<name>   force a method (io_uring, iocp, kqueue, posix_aio, threadpool, libuv, sync); doctor shows
                       whether it can work and exits with 1 if not
 `;
 

@@ -14,7 +14,7 @@ export type { PlatformFacts } from './platform.js';
 export { doctorReport, doctorJson, formatDoctor } from './doctor.js';
 export type { DoctorReport, DoctorMethod } from './doctor.js';
 
-/** The order of preference: io_uring > iocp > kqueue > posix_aio > threadpool > sync. */
+/** The order of preference: io_uring > iocp > kqueue > posix_aio > threadpool > libuv > sync. */
 export const METHOD_ORDER: readonly AioMethodName[] = AIO_METHOD_NAMES;
 
 export interface CreateAioOptions extends ChooseOptions {
@@ -27,7 +27,7 @@ const CREATE_OPTION_KEYS = ['method', 'methodOptions', 'maxConcurrency'];
 /**
  * Creates an `Aio` context on the best method that is installed and passes
  * its live probe, in the order io_uring > iocp > kqueue > posix_aio >
- * threadpool > sync.  `AIO_METHOD=<name>` or `options.method` forces one
+ * threadpool > libuv > sync.  `AIO_METHOD=<name>` or `options.method` forces one
  * (the option wins over the variable).
  *
  * Throws (rejects with) an AioUsageError: `AIO_ERR_METHOD_UNAVAILABLE` when

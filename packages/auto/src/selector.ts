@@ -15,6 +15,7 @@ import {
   AIO_METHOD_NAMES,
   Aio,
   AioUsageError,
+  libuvMethod,
   syncMethod,
   type AioMethodCapabilities,
   type AioMethodFactory,
@@ -184,7 +185,7 @@ export class Selector {
       }
       skipped.push(skippedFrom(listing));
     }
-    // Unreachable while the sync method exists: it is always available.
+    // Unreachable while the core's methods exist: libuv and sync are always available.
     throw new Error(`no IO method is available: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
   }
 
@@ -207,7 +208,9 @@ export class Selector {
   }
 
   async #examine(entry: MethodEntry, options: Readonly<Record<string, unknown>> | undefined): Promise<MethodListing> {
+    // The core's own methods need no package import: @aio/auto depends on @aio/core.
     if (entry.name === 'sync') return fromProbe(entry, syncMethod(), this.#loader.version(entry.package));
+    if (entry.name === 'libuv') return fromProbe(entry, libuvMethod(), this.#loader.version(entry.package));
     let module: MethodPackage;
     try {
       module = (await this.#loader.import(entry.package)) as MethodPackage;

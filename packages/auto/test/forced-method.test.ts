@@ -35,7 +35,13 @@ describe('selector: forcing a method with AIO_METHOD', () => {
     const result = await runNode([script], { cwd: AUTO_DIR, env: { AIO_METHOD: 'bogus' } });
     const { error } = parseJson<SelectOutput>(result);
     expect(error).toMatchObject({ name: 'AioUsageError', code: 'AIO_ERR_INVALID_OPTION' });
-    expect(error!.message).toContain('AIO_METHOD=bogus is not an IO method; the methods are io_uring, iocp, kqueue, posix_aio, threadpool, sync');
+    expect(error!.message).toContain('AIO_METHOD=bogus is not an IO method; the methods are io_uring, iocp, kqueue, posix_aio, threadpool, libuv, sync');
+  });
+
+  it('selector: AIO_METHOD=libuv forces the pure-JavaScript libuv method, and a read through it works', async () => {
+    const output = parseJson<SelectOutput>(await runNode([script], { cwd: AUTO_DIR, env: { AIO_METHOD: 'libuv' } }));
+    expect(output.chosen).toBe('libuv');
+    expect(output.readOk).toBe(true);
   });
 
   it('selector: AIO_METHOD=sync forces the sync method even where better ones work', async () => {

@@ -66,10 +66,10 @@ describe('selector in a project', () => {
     expect(output.skipped!.map((skipped) => skipped.name)).toEqual(['io_uring', 'iocp', 'kqueue', 'posix_aio']);
   });
 
-  it('selector: a project with only core installed gets the sync method and is told what to install', async () => {
+  it('selector: a project with only core installed gets the libuv method and is told what to install', async () => {
     const project = fixture({ core: { link: 'core' } });
     const output = parseJson<SelectOutput>(await runNode([project.script('select.mjs', selectScript('@aio/auto'))], { cwd: project.dir }));
-    expect(output.chosen).toBe('sync');
+    expect(output.chosen).toBe('libuv');
     expect(output.readOk).toBe(true);
     expect(output.methods!.find((method) => method.name === 'threadpool')).toMatchObject({
       installed: false,
@@ -115,13 +115,14 @@ describe('selector in a project', () => {
       runNode([project.cli, 'doctor'], { cwd: project.dir }),
     ]);
     const report = parseJson<DoctorOutput>(json);
-    expect(report.chosen).toBe('sync');
-    expect(report.methods.map((method) => method.name)).toEqual(['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'sync']);
+    expect(report.chosen).toBe('libuv');
+    expect(report.methods.map((method) => method.name)).toEqual(['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'libuv', 'sync']);
     expect(report.methods[0]).toMatchObject({ name: 'io_uring', installed: true, available: false, reason: 'EPERM: blocked by seccomp' });
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^ {2}io_uring +yes 0\.0\.0-fixture +no +EPERM: blocked by seccomp$/m);
-    expect(table.stdout).toMatch(/^> sync +yes .* +yes +always available/m);
-    expect(table.stdout).toContain('chosen: sync');
+    expect(table.stdout).toMatch(/^> libuv +yes .* +yes +always available: node:fs callbacks on libuv's thread pool/m);
+    expect(table.stdout).toMatch(/^ {2}sync +yes .* +yes +always available/m);
+    expect(table.stdout).toContain('chosen: libuv');
     expect(table.stdout).toMatch(/to use a better method:\n {2}io_uring: a seccomp filter/);
   });
 });
@@ -162,7 +163,7 @@ describe('selector in this workspace', () => {
     const result = await runNode([`${AUTO_DIR}/dist/cli.js`, 'doctor', '--json'], { cwd: AUTO_DIR });
     const report = parseJson<DoctorOutput>(result);
     expect(result.status).toBe(0);
-    expect(report.methods.map((method) => method.name)).toEqual(['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'sync']);
+    expect(report.methods.map((method) => method.name)).toEqual(['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'libuv', 'sync']);
     const chosen = report.methods.find((method) => method.chosen)!;
     expect(chosen.name).toBe(report.chosen);
     expect(chosen.available).toBe(true);

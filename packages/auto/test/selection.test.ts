@@ -75,10 +75,10 @@ function fakeLoader(modules: Readonly<Record<string, unknown>>): PackageLoader &
 const NO_ENV: NodeJS.ProcessEnv = {};
 
 describe('selector: choosing', () => {
-  it('selector: with no backend installed the sync method is chosen and every other method is skipped with a reason', async () => {
+  it('selector: with no backend installed the libuv method (in @aio/core) is chosen and every better method is skipped with a reason', async () => {
     const selector = new Selector(fakeLoader({}), 'linux', 'x64');
     const choice = await selector.choose({}, NO_ENV);
-    expect(choice.name).toBe('sync');
+    expect(choice.name).toBe('libuv');
     expect(choice.forced).toBe(false);
     expect(choice.skipped.map((skipped) => [skipped.name, skipped.reason])).toEqual([
       ['io_uring', 'not installed (npm i @aio/io-uring)'],
@@ -170,7 +170,7 @@ describe('selector: reasons', () => {
     });
     const selector = new Selector(fakeLoader({ '@aio/io-uring': uring.module }), 'linux', 'x64');
     const choice = await selector.choose({}, NO_ENV);
-    expect(choice.name).toBe('sync');
+    expect(choice.name).toBe('libuv');
     expect(choice.skipped[0]).toMatchObject({ name: 'io_uring', reason: 'probe threw: boom', code: 'probe-threw' });
   });
 
@@ -203,7 +203,9 @@ describe('selector: reasons', () => {
     const selector = new Selector(fakeLoader({ '@aio/threadpool': pool.module }), 'linux', 'x64');
     const listings = await selector.list({ capabilities: true });
     expect(listings[4].capabilities?.maxDepth).toBe(7);
-    expect(listings[5].capabilities?.maxDepth).toBe(1);
+    // libuv keeps every handle of the context in flight (64 by default); sync never more than one.
+    expect(listings[5]).toMatchObject({ name: 'libuv', capabilities: { maxDepth: 64, completesOnOtherThread: true } });
+    expect(listings[6]).toMatchObject({ name: 'sync', capabilities: { maxDepth: 1 } });
     expect(listings[0].capabilities).toBeUndefined();
   });
 });
@@ -269,7 +271,7 @@ describe('selector: forcing a method', () => {
     const selector = new Selector(fakeLoader(modules), 'linux', 'x64');
     const error = await selector.choose({}, { AIO_METHOD: 'bogus' }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'AIO_ERR_INVALID_OPTION' });
-    expect((error as Error).message).toContain('AIO_METHOD=bogus is not an IO method; the methods are io_uring, iocp, kqueue, posix_aio, threadpool, sync');
+    expect((error as Error).message).toContain('AIO_METHOD=bogus is not an IO method; the methods are io_uring, iocp, kqueue, posix_aio, threadpool, libuv, sync');
   });
 });
 

@@ -1,23 +1,25 @@
 /**
  * The AIO context: one per thread (event loop), like a PostgreSQL backend.
  *
- * It owns a fixed pool of handles, the staged and in-flight lists, batch
- * mode, the files it opened and its IO method.  Every handle state change in
- * the library happens in {@link Aio#setState} below; the functions around it
- * are the transitions of the state machine documented in `handle.ts`.
+ * This module is PostgreSQL's `aio.c`: the fixed pool of handles, their
+ * state machine, the staged and in-flight lists, batch mode, waiting and
+ * closing.  Every handle state change in the library happens in
+ * {@link Aio#setState} below; the functions around it are the transitions of
+ * the state machine documented in `handle.ts`.  Files (`file.ts`), the
+ * convenience Promise API with its queue (`promise-api.ts`) and inspection
+ * (`inspection.ts`) are built on the handle API in their own modules; the
+ * context creates them and forwards its public calls to them.  IO methods
+ * see each IO through its read-only `AioIoView`, never the handle.
  *
  * Threading: a context and everything it owns is used from the thread that
  * created it.  Methods deliver completions to that thread; callbacks,
  * waiters and Promises all run there.
  */
-import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { BouncePool } from './bounce.js';
 import { callbacksAt, callbacksOf, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
-import { AioAbortError, AioUsageError, errnoOf } from './errors.js';
-import { AioFile, normalizeOpenFlags, openError, posixOpenFlags, type AioOpenFlags } from './file.js';
+import { AioUsageError } from './errors.js';
+import { AioFile, AioFileTable, type AioOpenFlags } from './file.js';
 import {
-  AIO_FLAG_BUFFERED,
-  AIO_FLAG_REFERENCES_LOCAL,
   AIO_FLAG_SYNCHRONOUS,
   AIO_HANDLE_STATES,
   AIO_MAX_HANDLE_DATA,
@@ -30,22 +32,27 @@ import {
   HS_IDLE,
   HS_STAGED,
   HS_SUBMITTED,
-  type AioHandleState,
 } from './handle.js';
 import { applyInjection, injectionActive } from './injection.js';
+import { inspectHandles, statsOf, type AioCounters, type AioHandleRow, type AioStats } from './inspection.js';
+import type { AioCore } from './internals.js';
+import type { AioIo } from './io.js';
 import {
   AIO_OP_NAMES,
   type AioFallbackReason,
+  type AioIoView,
   type AioMethod,
   type AioMethodFactory,
   type AioMethodHost,
   type AioMethodName,
   type AioOpCode,
-  type AioOpName,
 } from './method.js';
-import { AioResult, AioReturn, encodeRawResult, type AioResultStatus } from './result.js';
+import { AioPromiseQueue } from './promise-api.js';
+import { AioResult, AioReturn, encodeRawResult } from './result.js';
 import { executeWithNodeFs, syncMethod } from './sync-method.js';
 import { checkBufferList, checkBuffer, checkInteger, checkLength, checkOffset, checkOptions, describeValue } from './validate.js';
+
+export type { AioHandleRow, AioStats } from './inspection.js';
 
 /** The most IOs staged before they are submitted (PostgreSQL's PGAIO_SUBMIT_BATCH_SIZE). */
 export const AIO_SUBMIT_BATCH_SIZE = 32;
@@ -63,78 +70,10 @@ export interface AioOptions {
   maxConcurrency?: number;
 }
 
-/** One row of {@link Aio#inspect}, like a row of PostgreSQL's `pg_aios`. */
-export interface AioHandleRow {
-  index: number;
-  generation: number;
-  state: AioHandleState;
-  /** The columns below are undefined for a handed-out handle, as in pg_aios. */
-  op: AioOpName | undefined;
-  offset: number | undefined;
-  length: number | undefined;
-  target: string | undefined;
-  /** The raw result once the IO completed (bytes or -errno). */
-  rawResult: number | undefined;
-  /** The distilled result's status once shared callbacks ran. */
-  result: AioResultStatus | undefined;
-  flags: { synchronous: boolean; referencesLocal: boolean; buffered: boolean };
-}
-
-/** Counters since the context was created; see {@link Aio#stats}. */
-export interface AioStats {
-  /** The method's name. */
-  method: AioMethodName;
-  /** IOs defined with `start*` (and convenience calls that started). */
-  started: number;
-  /** IOs handed to the method's `submit`. */
-  submitted: number;
-  /** IOs whose completion was processed. */
-  completed: number;
-  /** IOs executed synchronously on the issuer's thread, for any reason. */
-  synchronous: number;
-  /** IOs a non-sync method could not run asynchronously and ran synchronously (unsupported op, full queue, EAGAIN...). */
-  fallbacks: number;
-  /** Calls to the method's `submit` (each with 1 to 32 IOs). */
-  batches: number;
-  /** Waits that had to wait (synchronous or Promise). */
-  waits: number;
-  /** IOs whose final status was `error`. */
-  errors: number;
-  bytesRead: number;
-  bytesWritten: number;
-  /** AbortSignals that fired after their IO reached the method (each asked the method to cancel). */
-  cancelRequests: number;
-  /** Right now: IOs submitted and not completed. */
-  inFlight: number;
-  /** Right now: IOs staged and not submitted. */
-  staged: number;
-  /** Right now: 1 if a handle is handed out, else 0. */
-  handedOut: number;
-  /** Right now: convenience calls waiting for a free handle. */
-  queued: number;
-  /** Method-specific counters. */
-  methodStats: Readonly<Record<string, number>>;
-}
-
-/** A convenience call waiting for a free handle. */
-interface QueuedIo {
-  op: AioOpCode;
-  file: AioFile;
-  buffer: ArrayBufferView | null;
-  buffers: ArrayBufferView[] | null;
-  offset: number;
-  length: number;
-  signal: AbortSignal | undefined;
-  resolve: (value: number) => void;
-  reject: (error: unknown) => void;
-  onAbort: (() => void) | null;
-}
-
 type ContextState = 'open' | 'closing' | 'closed';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const TRACE_STATES = process.env.AIO_DEBUG?.split(',').includes('states') ?? false;
-let ECANCELED: number | undefined;
 
 /**
  * An AIO context.  Create one per thread and keep it: it is cheap to use and
@@ -152,8 +91,8 @@ export class Aio {
   /** The handle between acquire and its start or release; at most one. */
   #handedOut: AioHandle | null = null;
   /** Staged IOs, in staging order; swapped with #submitting while the method submits. */
-  #staged: AioHandle[] = [];
-  #submitting: AioHandle[] = [];
+  #staged: AioIo[] = [];
+  #submitting: AioIo[] = [];
   #stagedCount = 0;
   #inSubmit = false;
   #batchMode = false;
@@ -167,11 +106,7 @@ export class Aio {
   #completionDepth = 0;
   #state: ContextState = 'open';
   #closing: Promise<void> | null = null;
-  readonly #files = new Set<AioFile>();
-  readonly #queue: QueuedIo[] = [];
-  #drainingQueue = false;
-  readonly #host: AioMethodHost;
-  readonly #counters = {
+  readonly #counters: AioCounters = {
     started: 0,
     submitted: 0,
     completed: 0,
@@ -183,7 +118,13 @@ export class Aio {
     bytesRead: 0,
     bytesWritten: 0,
     cancelRequests: 0,
+    copied: 0,
   };
+  /** Library-owned memory for IO on detachable buffers; see bounce.ts. */
+  readonly #bounce = new BouncePool();
+  /** The modules built on the handle API. */
+  readonly #files: AioFileTable;
+  readonly #promises: AioPromiseQueue;
 
   constructor(options?: AioOptions) {
     const opts = checkOptions<AioOptions>(options, 'options', ['method', 'maxConcurrency']);
@@ -202,12 +143,14 @@ export class Aio {
       this.#idle[this.#idleCount++] = i;
     }
     for (let i = 0; i < AIO_SUBMIT_BATCH_SIZE; i++) {
-      this.#staged.push(this.#handles[0]);
-      this.#submitting.push(this.#handles[0]);
+      this.#staged.push(this.#handles[0].io);
+      this.#submitting.push(this.#handles[0].io);
     }
-    this.#host = this.#makeHost();
-    this.#method = factory.create(this.#host, { maxConcurrency: this.maxConcurrency, options: {} });
+    this.#method = factory.create(this.#makeHost(), { maxConcurrency: this.maxConcurrency, options: {} });
     this.methodName = this.#method.name;
+    const core = this.#makeCore();
+    this.#promises = new AioPromiseQueue(core);
+    this.#files = new AioFileTable(this, core, this.#promises);
   }
 
   /** The method's capabilities. */
@@ -235,7 +178,7 @@ export class Aio {
    */
   #setState(handle: AioHandle, state: number): void {
     if (TRACE_STATES) {
-      process.stderr.write(`aio: io ${handle.index}|gen ${handle.generation}|op ${handle.opName}: ${AIO_HANDLE_STATES[handle.stateCode]} -> ${AIO_HANDLE_STATES[state]}\n`);
+      process.stderr.write(`aio: io ${handle.index}|gen ${handle.io.generation}|op ${handle.opName}: ${AIO_HANDLE_STATES[handle.stateCode]} -> ${AIO_HANDLE_STATES[state]}\n`);
     }
     handle.stateCode = state;
   }
@@ -307,7 +250,7 @@ export class Aio {
       throw new AioUsageError('AIO_ERR_NO_FREE_HANDLE', `no free IO handle despite no IO in flight (all ${this.maxConcurrency} handles are busy)`);
     }
     const oldest = this.#handles[this.#inflightHead];
-    this.#waitSyncOn(oldest, oldest.generation);
+    this.#waitSyncOn(oldest, oldest.io.generation);
   }
 
   #popIdle(): AioHandle | null {
@@ -315,7 +258,7 @@ export class Aio {
     return this.#handles[this.#idle[--this.#idleCount]];
   }
 
-  /** @internal handle.start*: handed-out → defined → staged, then submitted or executed. */
+  /** @internal handle.start*: validates, then handed-out → defined → staged, then submitted or executed. */
   _startIo(
     handle: AioHandle,
     op: AioOpCode,
@@ -327,25 +270,32 @@ export class Aio {
   ): void {
     this.#checkUsable('start', op);
     this.#checkDefinable(handle, op);
-    this.#checkFile(file);
-    handle.offset = checkOffset(offset, 'offset');
-    if (op === 1 || op === 3) {
-      const view = checkBuffer(buffer, 'buffer');
-      handle.length = checkLength(length, view, 'length');
-      handle.buffer = view;
-    } else if (op === 2 || op === 4) {
-      const views = checkBufferList(buffers, 'buffers');
-      let total = 0;
-      for (const view of views) total += view.byteLength;
-      handle.length = total;
-      handle.buffers = views;
-    } else {
-      handle.length = 0;
-      handle.offset = 0;
+    let at = 0;
+    let bytes = 0;
+    let view: ArrayBufferView | null = null;
+    let views: ArrayBufferView[] | null = null;
+    try {
+      this.#checkFile(file);
+      at = checkOffset(offset, 'offset');
+      if (op === 1 || op === 3) {
+        view = checkBuffer(buffer, 'buffer');
+        bytes = checkLength(length, view, 'length');
+      } else if (op === 2 || op === 4) {
+        views = checkBufferList(buffers, 'buffers');
+        for (const each of views) bytes += each.byteLength;
+      } else {
+        at = 0;
+      }
+    } catch (error) {
+      // A refused start* gives the handle back (PostgreSQL releases the
+      // handed-out handle on error): the next acquire() must not find it
+      // still handed out.  Wait references taken on it are simply done.
+      this.#handedOut = null;
+      this.#recycle(handle);
+      this.#afterHandlesFreed();
+      throw error;
     }
-    handle.op = op;
-    handle.file = file;
-    this.#defineAndStage(handle);
+    this.#define(handle, op, file, view, views, at, bytes);
   }
 
   #checkDefinable(handle: AioHandle, op: AioOpCode): void {
@@ -369,7 +319,23 @@ export class Aio {
     }
   }
 
-  #defineAndStage(handle: AioHandle): void {
+  /** Fills in a validated IO on the handed-out handle and stages it. */
+  #define(
+    handle: AioHandle,
+    op: AioOpCode,
+    file: AioFile,
+    buffer: ArrayBufferView | null,
+    buffers: ArrayBufferView[] | null,
+    offset: number,
+    length: number,
+  ): void {
+    const io = handle.io;
+    io.op = op;
+    io.file = file;
+    io.offset = offset;
+    io.length = length;
+    io.buffer = buffer;
+    io.buffers = buffers;
     this.#setState(handle, HS_DEFINED);
     this.#handedOut = null;
     this.#counters.started++;
@@ -380,15 +346,19 @@ export class Aio {
       // with an error result naming that callback.
       this.#prepareSubmit(handle);
       this.#completeIo(handle, 0);
-    } else if ((handle.flags & AIO_FLAG_SYNCHRONOUS) !== 0) {
+    } else if ((io.flags & AIO_FLAG_SYNCHRONOUS) !== 0) {
       this.#performSynchronously(handle, 'synchronous-flag');
-    } else if (this.#method.needsSynchronousExecution(handle)) {
+    } else if (this.#method.needsSynchronousExecution(io)) {
       this.#performSynchronously(handle, 'method-requires');
     } else {
-      this.#staged[this.#stagedCount++] = handle;
+      // From here the IO runs asynchronously: its memory must not be able to
+      // go away before it completes (synchronous runs above finish before
+      // start* returns, so they use the caller's memory as it is).
+      if (this.#bounce.swapIn(handle)) this.#counters.copied++;
+      this.#staged[this.#stagedCount++] = io;
       if (!this.#batchMode) this.#submitStaged();
     }
-    this.#drainQueue();
+    this.#afterHandlesFreed();
   }
 
   #runStageCallbacks(handle: AioHandle): void {
@@ -436,7 +406,7 @@ export class Aio {
     }
   }
 
-  #submitBatch(batch: AioHandle[], count: number): void {
+  #submitBatch(batch: AioIo[], count: number): void {
     let failure: unknown;
     try {
       this.#method.submit(batch, count);
@@ -445,11 +415,21 @@ export class Aio {
     }
     // An IO the method did not take is never lost: it runs synchronously.
     for (let i = 0; i < count; i++) {
-      if (batch[i].stateCode === HS_STAGED) this.#performSynchronously(batch[i], 'submit-failed');
+      const handle = this.#handles[batch[i].index];
+      if (handle.stateCode === HS_STAGED) this.#performSynchronously(handle, 'submit-failed');
     }
     if (failure !== undefined) {
       process.emitWarning(`aio: ${this.methodName} submit failed; ${count} IOs ran synchronously: ${String(failure)}`, { code: 'AIO_SUBMIT_FAILED' });
     }
+  }
+
+  /** The handle of an IO a method hands back; throws for an object that is not one of this context's IOs. */
+  #handleOf(io: AioIoView): AioHandle {
+    const handle = this.#handles[io.index];
+    if (handle === undefined || handle.io !== io) {
+      throw new Error(`aio: ${this.methodName} passed an object that is not one of this context's IOs`);
+    }
+    return handle;
   }
 
   /** staged → submitted (the method calls this through the host for each IO it accepts). */
@@ -464,18 +444,18 @@ export class Aio {
     else this.#inflightHead = handle.index;
     this.#inflightTail = handle.index;
     this.#inflightCount++;
-    (handle.file as AioFile).inflight++;
+    (handle.io.file as AioFile).inflight++;
   }
 
   #performSynchronously(handle: AioHandle, reason: AioFallbackReason): void {
     this.#counters.synchronous++;
     if (reason !== 'synchronous-flag' && this.methodName !== 'sync') this.#counters.fallbacks++;
     this.#prepareSubmit(handle);
-    this.#completeIo(handle, this.#executeSynchronously(handle));
+    this.#completeIo(handle, this.#executeSynchronously(handle.io));
   }
 
-  #executeSynchronously(handle: AioHandle): number {
-    return this.#method.executeSynchronously !== undefined ? this.#method.executeSynchronously(handle) : executeWithNodeFs(handle);
+  #executeSynchronously(io: AioIo): number {
+    return this.#method.executeSynchronously !== undefined ? this.#method.executeSynchronously(io) : executeWithNodeFs(io);
   }
 
   /**
@@ -489,7 +469,8 @@ export class Aio {
     }
     this.#completionDepth++;
     try {
-      const raw = injectionActive() ? applyInjection(handle, this.methodName, rawResult) : rawResult;
+      const real = handle.userBuffer !== null || handle.userBuffers !== null ? this.#bounce.swapOut(handle, rawResult) : rawResult;
+      const raw = injectionActive() ? applyInjection(handle.io, this.methodName, real) : real;
       handle.raw = raw;
       this.#setState(handle, HS_COMPLETED_IO);
       this.#unlinkInflight(handle);
@@ -518,7 +499,7 @@ export class Aio {
     else this.#inflightTail = prev;
     handle.inflightPrev = handle.inflightNext = -1;
     this.#inflightCount--;
-    (handle.file as AioFile).inflight--;
+    (handle.io.file as AioFile).inflight--;
   }
 
   #encodeResult(handle: AioHandle, raw: number): void {
@@ -527,11 +508,12 @@ export class Aio {
       result.status = 'error';
       result.result = 0;
       result.errno = undefined;
+      result.code = 'AIO_CALLBACK_FAILED';
       result.id = handle.scratch.id;
       result.errorData = 0;
       return;
     }
-    encodeRawResult(result, AIO_OP_NAMES[handle.op], handle.length, raw);
+    encodeRawResult(result, AIO_OP_NAMES[handle.io.op], handle.io.length, raw);
   }
 
   /** Shared callbacks, last registered first; a throw becomes an error result. */
@@ -557,6 +539,7 @@ export class Aio {
         result.status = 'error';
         result.result = 0;
         result.errno = undefined;
+        result.code = 'AIO_CALLBACK_FAILED';
         result.id = id;
         result.errorData = 0;
         return;
@@ -571,7 +554,7 @@ export class Aio {
     counters.completed++;
     if (handle.distilled.status === 'error') counters.errors++;
     if (handle.raw > 0) {
-      if (handle.op <= 2) counters.bytesRead += handle.raw;
+      if (handle.io.op <= 2) counters.bytesRead += handle.raw;
       else counters.bytesWritten += handle.raw;
     }
   }
@@ -586,28 +569,22 @@ export class Aio {
     this.#setState(handle, HS_COMPLETED_LOCAL);
     const ret = handle.ret;
     if (ret !== null) this.#fillReturn(handle, ret, local);
-    const resolve = handle.settleResolve;
-    if (resolve === null) {
-      this.#recycle(handle);
-      return;
-    }
-    // A convenience call: settle its Promise after the handle is free again
-    // (the settlement only queues microtasks, but it reads the handle's own
-    // return object, which nobody can reuse before this function returns).
-    const reject = handle.settleReject as (e: unknown) => void;
-    const signal = handle.settleSignal;
-    if (signal !== null) signal.removeEventListener('abort', handle.settleOnAbort as () => void);
+    const settles = handle.settles;
     this.#recycle(handle);
-    this.#settlePromise(ret as AioReturn, resolve, reject, signal);
+    // A convenience call settles its Promise once the handle is free again
+    // (the settlement only queues microtasks; it reads the return object the
+    // Promise API keeps for this handle, which nobody reuses before then).
+    if (settles) this.#promises.settle(handle.index);
   }
 
   #fillReturn(handle: AioHandle, ret: AioReturn, local: AioResult): void {
+    const io = handle.io;
     ret.result.assign(local);
     const target = ret.target;
-    target.op = AIO_OP_NAMES[handle.op];
-    target.path = handle.file?.path;
-    target.offset = handle.offset;
-    target.length = handle.length;
+    target.op = AIO_OP_NAMES[io.op];
+    target.path = io.file?.path;
+    target.offset = io.offset;
+    target.length = io.length;
     target.method = this.methodName;
     ret.cause = handle.callbackError;
     ret.reporter = undefined;
@@ -621,23 +598,26 @@ export class Aio {
 
   /** Back to idle with a new generation; every reference to the old IO is dropped. */
   #recycle(handle: AioHandle): void {
-    handle.file = null;
-    handle.buffer = null;
-    handle.buffers = null;
+    const io = handle.io;
+    io.file = null;
+    io.buffer = null;
+    io.buffers = null;
+    io.flags = 0;
+    io.op = 0;
+    io.methodData = null;
+    io.generation++;
     handle.ret = null;
-    handle.settleResolve = null;
-    handle.settleReject = null;
-    handle.settleSignal = null;
-    handle.settleOnAbort = null;
-    handle.flags = 0;
-    handle.op = 0;
+    handle.settles = false;
     handle.callbackCount = 0;
     handle.handleData = null;
     handle.callbackError = undefined;
-    handle.methodData = null;
-    handle.generation++;
     this.#setState(handle, HS_IDLE);
     this.#idle[this.#idleCount++] = handle.index;
+  }
+
+  /** Handles may have become free: let queued convenience calls start. */
+  #afterHandlesFreed(): void {
+    this.#promises.drain();
   }
 
   /** @internal handle.release(): handed-out → idle. */
@@ -648,7 +628,7 @@ export class Aio {
     }
     this.#handedOut = null;
     this.#recycle(handle);
-    this.#drainQueue();
+    this.#afterHandlesFreed();
   }
 
   /** @internal setFlag/registerCallbacks/setHandleData are valid only on the handed-out handle. */
@@ -700,7 +680,7 @@ export class Aio {
    * throws for references that can never complete by waiting.
    */
   #checkWaitable(handle: AioHandle, generation: number): 'done' | 'in-flight' {
-    if (handle.generation !== generation) return 'done';
+    if (handle.io.generation !== generation) return 'done';
     const state = handle.stateCode;
     if (state === HS_SUBMITTED) return 'in-flight';
     if (state >= HS_COMPLETED_SHARED || state === HS_IDLE) return 'done';
@@ -728,7 +708,7 @@ export class Aio {
     const handle = this.#handleFor(index);
     if (this.#checkWaitable(handle, generation) === 'done') return RESOLVED;
     this.#pollMethod();
-    if (handle.generation !== generation || handle.stateCode !== HS_SUBMITTED) return RESOLVED;
+    if (handle.io.generation !== generation || handle.stateCode !== HS_SUBMITTED) return RESOLVED;
     if (handle.waitPromise === null) {
       this.#counters.waits++;
       handle.waitPromise = new Promise<void>((resolve) => {
@@ -755,8 +735,8 @@ export class Aio {
       throw new AioUsageError('AIO_ERR_CANNOT_WAIT', `the ${this.methodName} method cannot wait synchronously; use await ref.wait()`);
     }
     this.#counters.waits++;
-    while (handle.generation === generation && handle.stateCode === HS_SUBMITTED) {
-      waitOne.call(this.#method, handle, generation);
+    while (handle.io.generation === generation && handle.stateCode === HS_SUBMITTED) {
+      waitOne.call(this.#method, handle.io, generation);
     }
   }
 
@@ -764,17 +744,24 @@ export class Aio {
   isDone(index: number, generation: number): boolean {
     this.#checkNotClosed('isDone');
     const handle = this.#handleFor(index);
-    if (handle.generation !== generation) return true;
+    if (handle.io.generation !== generation) return true;
     const state = handle.stateCode;
     if (state >= HS_COMPLETED_SHARED || state === HS_IDLE) return true;
     if (state !== HS_SUBMITTED) return false;
     this.#pollMethod();
-    return handle.generation !== generation || handle.stateCode >= HS_COMPLETED_SHARED;
+    return handle.io.generation !== generation || handle.stateCode >= HS_COMPLETED_SHARED;
   }
 
   /** Collects completions the method has ready, unless completions are being processed already. */
   #pollMethod(): void {
     if (this.#inflightCount > 0 && this.#completionDepth === 0 && this.#method.poll !== undefined) this.#method.poll();
+  }
+
+  #oldestInflightOn(file: AioFile): AioHandle | null {
+    for (let i = this.#inflightHead; i >= 0; i = this.#handles[i].inflightNext) {
+      if (this.#handles[i].io.file === file) return this.#handles[i];
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------------
@@ -803,7 +790,7 @@ export class Aio {
     if (!this.#batchMode) throw new AioUsageError('AIO_ERR_BATCH_NOT_ACTIVE', 'exitBatchMode without enterBatchMode');
     this.#batchMode = false;
     this.#submitStaged();
-    this.#drainQueue();
+    this.#afterHandlesFreed();
   }
 
   /**
@@ -820,34 +807,12 @@ export class Aio {
   }
 
   // ---------------------------------------------------------------------
-  // Files and the convenience API.
+  // Files, the convenience API and inspection: their own modules.
   // ---------------------------------------------------------------------
 
   /** Opens a file for IO through this context.  Throws AioIoError (syscall 'open') if the OS refuses. */
   open(path: string | URL, flags?: AioOpenFlags): AioFile {
-    this.#checkUsable('open');
-    const filePath = path instanceof URL ? fileURLToPath(path) : path;
-    if (typeof filePath !== 'string' || filePath.length === 0) {
-      throw new AioUsageError('AIO_ERR_INVALID_TYPE', `path must be a non-empty string or file URL, got ${describeValue(path)}`);
-    }
-    const normalized = normalizeOpenFlags(flags);
-    if (normalized.direct && !this.#method.capabilities.direct) {
-      throw new AioUsageError('AIO_ERR_UNSUPPORTED', `the ${this.methodName} method cannot do direct I/O on ${process.platform}`);
-    }
-    let fd: number;
-    if (this.#method.openFile !== undefined) {
-      fd = this.#method.openFile(filePath, normalized);
-    } else {
-      const bits = posixOpenFlags(normalized);
-      try {
-        fd = fs.openSync(filePath, bits, normalized.mode);
-      } catch (error) {
-        throw openError(error, filePath, this.methodName);
-      }
-    }
-    const file = new AioFile(this, fd, filePath, normalized, true);
-    this.#files.add(file);
-    return file;
+    return this.#files.open(path, flags);
   }
 
   /**
@@ -855,74 +820,15 @@ export class Aio {
    * fd (for messages and `reopen`); `ownsFd: true` makes `file.close()` close it.
    */
   fromFd(fd: number, options?: AioOpenFlags & { path?: string; ownsFd?: boolean }): AioFile {
-    this.#checkUsable('fromFd');
-    checkInteger(fd, 'fd', 0, 0x7fff_ffff);
-    if (this.#method.capabilities.fileKind !== 'fd') {
-      throw new AioUsageError('AIO_ERR_UNSUPPORTED', `the ${this.methodName} method uses its own file handles; open files with aio.open()`);
-    }
-    const { path, ownsFd, ...flags } = checkOptions<AioOpenFlags & { path?: string; ownsFd?: boolean }>(options, 'options', [
-      'path',
-      'ownsFd',
-      'read',
-      'write',
-      'direct',
-      'dsync',
-    ]);
-    if (path !== undefined && typeof path !== 'string') throw new AioUsageError('AIO_ERR_INVALID_TYPE', 'options.path must be a string');
-    const file = new AioFile(this, fd, path, normalizeOpenFlags({ write: true, ...flags }), ownsFd === true);
-    this.#files.add(file);
-    return file;
+    return this.#files.fromFd(fd, options);
   }
 
   /** @internal file.close()/closeSync(). */
   _closeFile(file: AioFile, sync: boolean): Promise<void> | void {
-    this.#rejectQueued((queued) => queued.file === file, () => new AioUsageError('AIO_ERR_FILE_CLOSED', `${file.describe()} was closed before this IO started`));
-    if (this.#state === 'open') this.#submitStaged();
-    if (this.#method.waitOnFileBeforeClose && file.inflight > 0) {
-      if (sync) {
-        this.#waitForFileSync(file);
-      } else {
-        return this.#waitForFileAsync(file).then(() => this.#closeFd(file));
-      }
-    }
-    this.#closeFd(file);
-    return sync ? undefined : RESOLVED;
+    return this.#files.close(file, sync);
   }
 
-  #waitForFileSync(file: AioFile): void {
-    for (let handle = this.#oldestOn(file); handle !== null; handle = this.#oldestOn(file)) {
-      this.#waitSyncOn(handle, handle.generation);
-    }
-  }
-
-  async #waitForFileAsync(file: AioFile): Promise<void> {
-    for (let handle = this.#oldestOn(file); handle !== null; handle = this.#oldestOn(file)) {
-      await this.waitAsync(handle.index, handle.generation);
-    }
-  }
-
-  #oldestOn(file: AioFile): AioHandle | null {
-    for (let i = this.#inflightHead; i >= 0; i = this.#handles[i].inflightNext) {
-      if (this.#handles[i].file === file) return this.#handles[i];
-    }
-    return null;
-  }
-
-  #closeFd(file: AioFile): void {
-    if (file.fd < 0) return;
-    try {
-      if (this.#method.closeFile !== undefined) this.#method.closeFile(file);
-      else if (file.ownsFd) fs.closeSync(file.fd);
-    } finally {
-      file.fd = -1;
-      this.#files.delete(file);
-    }
-  }
-
-  /**
-   * @internal The convenience Promise API: one IO on a free handle, or queued
-   * until a handle is free.  Outside batch mode the IO is submitted at once.
-   */
+  /** @internal The convenience Promise API (see promise-api.ts). */
   _runPromiseIo(
     op: AioOpCode,
     file: AioFile,
@@ -932,127 +838,8 @@ export class Aio {
     length: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    this.#checkUsable(AIO_OP_NAMES[op]);
-    this.#checkFile(file);
-    if (signal?.aborted) return Promise.reject(new AioAbortError(undefined, { cause: signal.reason }));
-    if (this.#queue.length === 0 && this.#handedOut === null) {
-      const handle = this.#popIdle();
-      if (handle !== null) return this.#startPromiseIo(handle, op, file, buffer, buffers, offset, length, signal);
-    }
-    return new Promise<number>((resolve, reject) => {
-      const queued: QueuedIo = { op, file, buffer, buffers, offset, length, signal, resolve, reject, onAbort: null };
-      if (signal !== undefined) {
-        queued.onAbort = () => {
-          const at = this.#queue.indexOf(queued);
-          if (at >= 0) this.#queue.splice(at, 1);
-          reject(new AioAbortError(undefined, { cause: signal.reason }));
-        };
-        signal.addEventListener('abort', queued.onAbort, { once: true });
-      }
-      this.#queue.push(queued);
-      this.#pollMethod();
-      this.#submitStaged();
-    });
+    return this.#promises.run(op, file, buffer, buffers, offset, length, signal);
   }
-
-  #startPromiseIo(
-    handle: AioHandle,
-    op: AioOpCode,
-    file: AioFile,
-    buffer: ArrayBufferView | null,
-    buffers: ArrayBufferView[] | null,
-    offset: number,
-    length: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    this.#handOut(handle, handle.ownReturn);
-    const promise = new Promise<number>((resolve, reject) => {
-      handle.settleResolve = resolve;
-      handle.settleReject = reject;
-    });
-    if (signal !== undefined) this.#watchSignal(handle, signal);
-    handle.op = op;
-    handle.file = file;
-    handle.offset = offset;
-    handle.length = length;
-    handle.buffer = buffer;
-    handle.buffers = buffers;
-    this.#defineAndStage(handle);
-    return promise;
-  }
-
-  /**
-   * An abort after the IO reached the method asks the method to cancel it.
-   * The Promise then settles with what really happened: AbortError if the OS
-   * cancelled it (ECANCELED), the normal result otherwise.
-   */
-  #watchSignal(handle: AioHandle, signal: AbortSignal): void {
-    const generation = handle.generation;
-    const onAbort = (): void => {
-      if (handle.generation === generation && handle.stateCode === HS_SUBMITTED) {
-        this.#counters.cancelRequests++;
-        this.#method.cancel?.(handle);
-      }
-    };
-    handle.settleSignal = signal;
-    handle.settleOnAbort = onAbort;
-    signal.addEventListener('abort', onAbort, { once: true });
-  }
-
-  /** Settles a convenience Promise from its return object, the way node:fs would. */
-  #settlePromise(ret: AioReturn, resolve: (n: number) => void, reject: (e: unknown) => void, signal: AbortSignal | null): void {
-    const result = ret.result;
-    if (result.status !== 'error') {
-      resolve(result.result);
-      return;
-    }
-    ECANCELED ??= errnoOf('ECANCELED');
-    if (signal !== null && signal.aborted && result.errno === ECANCELED) {
-      reject(new AioAbortError('The operation was aborted; the IO was cancelled by the OS', { cause: signal.reason }));
-    } else if (result.errno === undefined && ret.cause === undefined && (ret.target.op === 'read' || ret.target.op === 'readv')) {
-      resolve(0); // End of file: node:fs resolves a read there with 0 bytes.
-    } else {
-      reject(ret.toError());
-    }
-  }
-
-  /** Starts queued convenience IOs while handles are free; never recursive. */
-  #drainQueue(): void {
-    if (this.#drainingQueue || this.#queue.length === 0 || this.#callbackDepth > 0 || this.#state !== 'open') return;
-    this.#drainingQueue = true;
-    try {
-      while (this.#queue.length > 0 && this.#handedOut === null) {
-        if (this.#stagedCount >= AIO_SUBMIT_BATCH_SIZE) this.#submitStaged();
-        const handle = this.#popIdle();
-        if (handle === null) break;
-        const queued = this.#queue.shift() as QueuedIo;
-        if (queued.onAbort !== null) queued.signal?.removeEventListener('abort', queued.onAbort);
-        if (queued.file.closed) {
-          this.#idle[this.#idleCount++] = handle.index;
-          queued.reject(new AioUsageError('AIO_ERR_FILE_CLOSED', `${queued.file.describe()} was closed before this IO started`));
-          continue;
-        }
-        const { op, file, buffer, buffers, offset, length, signal } = queued;
-        this.#startPromiseIo(handle, op, file, buffer, buffers, offset, length, signal).then(queued.resolve, queued.reject);
-      }
-    } finally {
-      this.#drainingQueue = false;
-    }
-  }
-
-  #rejectQueued(match: (queued: QueuedIo) => boolean, error: () => Error): void {
-    for (let i = this.#queue.length - 1; i >= 0; i--) {
-      const queued = this.#queue[i];
-      if (!match(queued)) continue;
-      this.#queue.splice(i, 1);
-      if (queued.onAbort !== null) queued.signal?.removeEventListener('abort', queued.onAbort);
-      queued.reject(error());
-    }
-  }
-
-  // ---------------------------------------------------------------------
-  // Reporting, inspection, statistics.
-  // ---------------------------------------------------------------------
 
   /**
    * Raises a result: throws AioIoError for `error`; emits a process warning
@@ -1068,42 +855,17 @@ export class Aio {
 
   /** One row per handle that is not idle, like PostgreSQL's `pg_aios` view. */
   inspect(): AioHandleRow[] {
-    const rows: AioHandleRow[] = [];
-    for (const handle of this.#handles) {
-      if (handle.stateCode === HS_IDLE) continue;
-      const defined = handle.stateCode !== HS_HANDED_OUT;
-      const completed = handle.stateCode >= HS_COMPLETED_IO;
-      rows.push({
-        index: handle.index,
-        generation: handle.generation,
-        state: handle.state,
-        op: defined ? handle.opName : undefined,
-        offset: defined ? handle.offset : undefined,
-        length: defined ? handle.length : undefined,
-        target: defined ? handle.describeTarget() : undefined,
-        rawResult: completed ? handle.raw : undefined,
-        result: handle.stateCode >= HS_COMPLETED_SHARED ? handle.distilled.status : undefined,
-        flags: {
-          synchronous: (handle.flags & AIO_FLAG_SYNCHRONOUS) !== 0,
-          referencesLocal: (handle.flags & AIO_FLAG_REFERENCES_LOCAL) !== 0,
-          buffered: (handle.flags & AIO_FLAG_BUFFERED) !== 0,
-        },
-      });
-    }
-    return rows;
+    return inspectHandles(this.#handles);
   }
 
   /** Counters since creation, plus what is handed out, staged and in flight right now. */
   stats(): AioStats {
-    return {
-      method: this.methodName,
-      ...this.#counters,
+    return statsOf(this.methodName, this.#method, this.#counters, {
       inFlight: this.#inflightCount,
       staged: this.#stagedCount,
       handedOut: this.#handedOut === null ? 0 : 1,
-      queued: this.#queue.length,
-      methodStats: this.#method.stats?.() ?? {},
-    };
+      queued: this.#promises.queued,
+    });
   }
 
   // ---------------------------------------------------------------------
@@ -1117,18 +879,41 @@ export class Aio {
    * closes the files it opened, and frees the method.  Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close(false) as Promise<void>;
+    if (this.#closing === null) {
+      // A refused close (from inside a callback) rejects and commits to nothing.
+      const refusal = this.#closeRefusal(false);
+      if (refusal !== undefined) return Promise.reject(refusal);
+      this.#closing = this.#close(false) as Promise<void>;
+    }
     return this.#closing;
   }
 
-  /** Like {@link close}, but waits for in-flight IO by blocking the thread. */
+  /**
+   * Like {@link close}, but waits for in-flight IO by blocking the thread.
+   * A refused call (inside a completion callback, or on a method that cannot
+   * wait while IO is in flight) throws before anything changed: the context
+   * stays open and can be closed later.
+   */
   closeSync(): void {
     if (this.#closing !== null) {
       if (this.#state === 'closed') return;
       throw new AioUsageError('AIO_ERR_CLOSED', 'close() is already in progress');
     }
+    const refusal = this.#closeRefusal(true);
+    if (refusal !== undefined) throw refusal;
     this.#closing = RESOLVED;
     this.#close(true);
+  }
+
+  /** Why closing cannot start now, checked before the context commits to closing; undefined if it can. */
+  #closeRefusal(sync: boolean): AioUsageError | undefined {
+    if (this.#callbackDepth > 0 || this.#completionDepth > 0) {
+      return new AioUsageError('AIO_ERR_IN_CALLBACK', `${sync ? 'closeSync' : 'close'} is not allowed inside a completion callback`);
+    }
+    if (sync && this.#method.waitOne === undefined && (this.#inflightCount > 0 || this.#stagedCount > 0)) {
+      return new AioUsageError('AIO_ERR_CANNOT_WAIT', `the ${this.methodName} method cannot wait synchronously for the IO in flight; use await aio.close()`);
+    }
+    return undefined;
   }
 
   #close(sync: boolean): Promise<void> | void {
@@ -1136,7 +921,7 @@ export class Aio {
     if (sync) {
       while (this.#inflightCount > 0) {
         const oldest = this.#handles[this.#inflightHead];
-        this.#waitSyncOn(oldest, oldest.generation);
+        this.#waitSyncOn(oldest, oldest.io.generation);
       }
       this.#finishClose();
       return;
@@ -1145,7 +930,6 @@ export class Aio {
   }
 
   #beginClose(): void {
-    if (this.#callbackDepth > 0) throw new AioUsageError('AIO_ERR_IN_CALLBACK', 'close is not allowed inside a completion callback');
     if (this.#batchMode) {
       process.emitWarning('aio: open AIO batch at close; its staged IO is submitted', { code: 'AIO_OPEN_BATCH' });
       this.#batchMode = false;
@@ -1157,19 +941,19 @@ export class Aio {
       this.#recycle(handle);
     }
     this.#state = 'closing';
-    this.#rejectQueued(() => true, () => new AioUsageError('AIO_ERR_CLOSED', 'the AIO context was closed before this IO started'));
+    this.#promises.rejectQueued(() => true, () => new AioUsageError('AIO_ERR_CLOSED', 'the AIO context was closed before this IO started'));
     this.#submitStaged();
   }
 
   async #drainInflight(): Promise<void> {
     while (this.#inflightCount > 0) {
       const oldest = this.#handles[this.#inflightHead];
-      await this.waitAsync(oldest.index, oldest.generation);
+      await this.waitAsync(oldest.index, oldest.io.generation);
     }
   }
 
   #finishClose(): void {
-    for (const file of [...this.#files]) this.#closeFd(file);
+    this.#files.closeAll();
     this.#state = 'closed';
     this.#method.close();
   }
@@ -1190,18 +974,52 @@ export class Aio {
     if (this.#state === 'closed') throw new AioUsageError('AIO_ERR_CLOSED', `${what} after aio.close(): the AIO context is closed`);
   }
 
+  /** What the method may call: it names IOs by their views, never by handles. */
   #makeHost(): AioMethodHost {
-    const handles = this.#handles;
+    const ios = this.#handles.map((handle) => handle.io);
     return {
-      handles,
-      prepareSubmit: (handle) => this.#prepareSubmit(handle),
-      processCompletion: (handle, raw) => {
-        this.#completeIo(handle, raw);
-        this.#drainQueue();
+      ios,
+      handles: ios,
+      prepareSubmit: (io) => this.#prepareSubmit(this.#handleOf(io)),
+      processCompletion: (io, raw) => {
+        this.#completeIo(this.#handleOf(io), raw);
+        this.#afterHandlesFreed();
       },
       processCompletions: (table, count) => this.#completeMany(table, count),
-      performSynchronously: (handle, reason) => this.#performSynchronously(handle, reason),
-      executeSynchronously: (handle) => executeWithNodeFs(handle),
+      performSynchronously: (io, reason) => this.#performSynchronously(this.#handleOf(io), reason),
+      executeSynchronously: (io) => executeWithNodeFs(io),
+    };
+  }
+
+  /** What the files, Promise and inspection modules may do with the core (internals.ts). */
+  #makeCore(): AioCore {
+    return {
+      handles: this.#handles,
+      method: this.#method,
+      counters: this.#counters,
+      checkUsable: (what, op) => this.#checkUsable(what, op),
+      checkFile: (file) => this.#checkFile(file),
+      isOpen: () => this.#state === 'open',
+      canStartQueued: () => this.#state === 'open' && this.#callbackDepth === 0 && this.#handedOut === null,
+      takeIdle: () => {
+        if (this.#stagedCount >= AIO_SUBMIT_BATCH_SIZE) this.#submitStaged();
+        const handle = this.#popIdle();
+        return handle === null ? null : this.#handOut(handle, undefined);
+      },
+      define: (handle, op, file, buffer, buffers, offset, length) => this.#define(handle, op, file, buffer, buffers, offset, length),
+      pollMethod: () => this.#pollMethod(),
+      submitStaged: () => this.#submitStaged(),
+      cancel: (handle, generation) => {
+        if (handle.io.generation === generation && handle.stateCode === HS_SUBMITTED) {
+          this.#counters.cancelRequests++;
+          this.#method.cancel?.(handle.io);
+        }
+      },
+      oldestInflightOn: (file) => this.#oldestInflightOn(file),
+      waitSync: (handle, generation) => this.#waitSyncOn(handle, generation),
+      inflightCount: () => this.#inflightCount,
+      stagedCount: () => this.#stagedCount,
+      handedOutCount: () => (this.#handedOut === null ? 0 : 1),
     };
   }
 
@@ -1209,7 +1027,7 @@ export class Aio {
   #completeMany(table: Int32Array, count: number): void {
     for (let i = 0; i < count; i++) {
       const handle = this.#handles[table[3 * i]];
-      if (handle === undefined || (handle.generation | 0) !== table[3 * i + 1]) {
+      if (handle === undefined || (handle.io.generation | 0) !== table[3 * i + 1]) {
         process.emitWarning(`aio: ${this.methodName} reported a completion for handle ${table[3 * i]} with a stale generation; ignored`, {
           code: 'AIO_METHOD_BUG',
         });
@@ -1217,7 +1035,6 @@ export class Aio {
       }
       this.#completeIo(handle, table[3 * i + 2]);
     }
-    this.#drainQueue();
+    this.#afterHandlesFreed();
   }
 }
-

@@ -56,6 +56,8 @@ export const AIO_USAGE_ERROR_CODES = {
   AIO_ERR_METHOD_UNAVAILABLE: 'the IO method is not available',
   /** A helper's buffer that is not in the state the call needs (a pool page given back twice, a stream buffer not lent). */
   AIO_ERR_BUFFER_STATE: 'the buffer is not in the state this operation needs',
+  /** A buffer whose ArrayBuffer was detached (transferred away) before the call: its memory is gone. */
+  AIO_ERR_DETACHED: 'the buffer is detached',
   /** A helper call while the previous one has not finished (two concurrent `next()` on one read stream). */
   AIO_ERR_BUSY: 'the previous call on this object has not finished',
 } as const;

@@ -1,16 +1,36 @@
 /**
- * Files as the library opens them, and the convenience Promise API.
+ * Files as the library opens them, the convenience Promise API's entry
+ * points on them, and each context's table of open files.
  *
  * `aio.open()` opens files itself (node:fs cannot open with O_DIRECT on every
  * platform, nor with FILE_FLAG_NO_BUFFERING on Windows), so an `AioFile`
  * holds whatever the context's method understands: a POSIX fd, or a Windows
  * HANDLE for the Windows methods.  On POSIX, fds opened with node:fs are
- * accepted too (`aio.fromFd`).
+ * accepted too (`aio.fromFd`).  The file table is built on the context's
+ * handle API (internals.ts): closing a file waits for its IO through the
+ * same waits a caller would use.
  */
 import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { AioIoError, AioUsageError, systemErrorCode } from './errors.js';
 import type { Aio } from './aio.js';
-import { checkBoolean, checkBuffer, checkBufferList, checkInteger, checkLength, checkOffset, checkOptions, checkSignal } from './validate.js';
+import type { AioCore } from './internals.js';
+import type { AioPromiseQueue } from './promise-api.js';
+import { AioWaitRef } from './handle.js';
+import { AioReturn } from './result.js';
+import {
+  checkBoolean,
+  checkBuffer,
+  checkBufferList,
+  checkInteger,
+  checkLength,
+  checkOffset,
+  checkOptions,
+  checkSignal,
+  describeValue,
+  detachedError,
+  isDetached,
+} from './validate.js';
 
 /** How to open a file. */
 export interface AioOpenFlags {
@@ -84,8 +104,17 @@ export interface AioFileIoOptions {
   length?: number;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 const IO_OPTION_KEYS = ['signal', 'length'] as const;
+const LENGTH_OPTION_KEYS = ['length'] as const;
 const SYNC_OPTION_KEYS = ['signal'] as const;
+
+/** The part of `buffer` from byte `from` to `length`, as a view on the same memory. */
+function restOf(buffer: ArrayBufferView, from: number, length: number): ArrayBufferView {
+  if (isDetached(buffer)) throw detachedError('buffer');
+  return from === 0 ? buffer : new Uint8Array(buffer.buffer, buffer.byteOffset + from, length - from);
+}
 
 /**
  * A file opened through a context.  IO on it goes through that context only.
@@ -149,30 +178,152 @@ export class AioFile {
 
   /** Reads into `buffer` at `position`; resolves with the bytes read (0 at end of file, fewer near it). */
   read(buffer: ArrayBufferView, position: number | bigint, options?: AioFileIoOptions): Promise<number> {
-    const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
-    const buf = checkBuffer(buffer, 'buffer');
-    return this.aio._runPromiseIo(1, this, buf, null, checkOffset(position, 'position'), checkLength(opts.length, buf, 'options.length'), checkSignal(opts.signal, 'options.signal'));
+    try {
+      const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
+      const buf = checkBuffer(buffer, 'buffer');
+      return this.aio._runPromiseIo(1, this, buf, null, checkOffset(position, 'position'), checkLength(opts.length, buf, 'options.length'), checkSignal(opts.signal, 'options.signal'));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Reads into `buffers` in order at `position`; resolves with the bytes read. */
   readv(buffers: readonly ArrayBufferView[], position: number | bigint, options?: Omit<AioFileIoOptions, 'length'>): Promise<number> {
-    const opts = checkOptions<AioFileIoOptions>(options, 'options', SYNC_OPTION_KEYS);
-    const bufs = checkBufferList(buffers, 'buffers');
-    return this.aio._runPromiseIo(2, this, null, bufs, checkOffset(position, 'position'), totalLength(bufs), checkSignal(opts.signal, 'options.signal'));
+    try {
+      const opts = checkOptions<AioFileIoOptions>(options, 'options', SYNC_OPTION_KEYS);
+      const bufs = checkBufferList(buffers, 'buffers');
+      return this.aio._runPromiseIo(2, this, null, bufs, checkOffset(position, 'position'), totalLength(bufs), checkSignal(opts.signal, 'options.signal'));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Writes `buffer` at `position`; resolves with the bytes written. */
   write(buffer: ArrayBufferView, position: number | bigint, options?: AioFileIoOptions): Promise<number> {
-    const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
-    const buf = checkBuffer(buffer, 'buffer');
-    return this.aio._runPromiseIo(3, this, buf, null, checkOffset(position, 'position'), checkLength(opts.length, buf, 'options.length'), checkSignal(opts.signal, 'options.signal'));
+    try {
+      const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
+      const buf = checkBuffer(buffer, 'buffer');
+      return this.aio._runPromiseIo(3, this, buf, null, checkOffset(position, 'position'), checkLength(opts.length, buf, 'options.length'), checkSignal(opts.signal, 'options.signal'));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Writes `buffers` in order at `position`; resolves with the bytes written. */
   writev(buffers: readonly ArrayBufferView[], position: number | bigint, options?: Omit<AioFileIoOptions, 'length'>): Promise<number> {
-    const opts = checkOptions<AioFileIoOptions>(options, 'options', SYNC_OPTION_KEYS);
-    const bufs = checkBufferList(buffers, 'buffers');
-    return this.aio._runPromiseIo(4, this, null, bufs, checkOffset(position, 'position'), totalLength(bufs), checkSignal(opts.signal, 'options.signal'));
+    try {
+      const opts = checkOptions<AioFileIoOptions>(options, 'options', SYNC_OPTION_KEYS);
+      const bufs = checkBufferList(buffers, 'buffers');
+      return this.aio._runPromiseIo(4, this, null, bufs, checkOffset(position, 'position'), totalLength(bufs), checkSignal(opts.signal, 'options.signal'));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Reads until `length` bytes (default: the whole buffer) are in `buffer`,
+   * retrying partial reads for the rest; resolves with `length`.  Rejects with
+   * an {@link AioIoError} of code `AIO_EOF` if the file ends first (its
+   * `result.result` is the number of bytes that were read), or with the
+   * error of the read that failed.  On a direct file a retry starts again at
+   * the last 4096-byte boundary before the point reached, so it stays aligned.
+   */
+  async readFully(buffer: ArrayBufferView, position: number | bigint, options?: AioFileIoOptions): Promise<number> {
+    return this.#moveFully(1, buffer, position, options);
+  }
+
+  /**
+   * Writes `length` bytes (default: the whole buffer), retrying short writes
+   * for the rest; resolves with `length`.  A write that moves no byte rejects
+   * with an {@link AioIoError} of code `AIO_SHORT_WRITE` (`result.result` is
+   * the bytes written before it); any other failure with that write's error.
+   * Direct files are retried from an aligned point, as for `readFully`.
+   */
+  async writeFully(buffer: ArrayBufferView, position: number | bigint, options?: AioFileIoOptions): Promise<number> {
+    return this.#moveFully(3, buffer, position, options);
+  }
+
+  /**
+   * The handle-API form of {@link readFully}: each attempt acquires a handle,
+   * starts the read, submits it (also in batch mode) and blocks with
+   * `waitSync()` until it completed.  Returns `length`; throws what
+   * `readFully` rejects with.  On a method that cannot wait synchronously
+   * (libuv) it throws `AIO_ERR_CANNOT_WAIT`: use `readFully` there.
+   */
+  readFullySync(buffer: ArrayBufferView, position: number | bigint, options?: Omit<AioFileIoOptions, 'signal'>): number {
+    return this.#moveFullySync(1, buffer, position, options);
+  }
+
+  /** The handle-API form of {@link writeFully}, blocking like {@link readFullySync}. */
+  writeFullySync(buffer: ArrayBufferView, position: number | bigint, options?: Omit<AioFileIoOptions, 'signal'>): number {
+    return this.#moveFullySync(3, buffer, position, options);
+  }
+
+  /** The loop of readFully (op 1) and writeFully (op 3): one convenience IO per attempt, each on the rest. */
+  async #moveFully(op: 1 | 3, buffer: ArrayBufferView, position: number | bigint, options: AioFileIoOptions | undefined): Promise<number> {
+    const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
+    const buf = checkBuffer(buffer, 'buffer');
+    const start = checkOffset(position, 'position');
+    const length = checkLength(opts.length, buf, 'options.length');
+    const signal = checkSignal(opts.signal, 'options.signal');
+    let done = 0;
+    while (done < length) {
+      const from = this.#retryPoint(done);
+      const view = restOf(buf, from, length);
+      const moved = await this.aio._runPromiseIo(op, this, view, null, start + from, length - from, signal);
+      if (moved === 0) throw this.#fullyError(op, start, length, done);
+      done = Math.max(done, from + moved);
+    }
+    return length;
+  }
+
+  #moveFullySync(op: 1 | 3, buffer: ArrayBufferView, position: number | bigint, options: Omit<AioFileIoOptions, 'signal'> | undefined): number {
+    const opts = checkOptions<AioFileIoOptions>(options, 'options', LENGTH_OPTION_KEYS);
+    const buf = checkBuffer(buffer, 'buffer');
+    const start = checkOffset(position, 'position');
+    const length = checkLength(opts.length, buf, 'options.length');
+    const ret = new AioReturn();
+    const ref = new AioWaitRef();
+    let done = 0;
+    while (done < length) {
+      const from = this.#retryPoint(done);
+      const view = restOf(buf, from, length);
+      const handle = this.aio.acquire(ret);
+      handle.getWaitRef(ref);
+      if (op === 1) handle.startRead(this, view, start + from, length - from);
+      else handle.startWrite(this, view, start + from, length - from);
+      // Never wait on our own staged IO: in batch mode the read is only staged.
+      this.aio.submitStaged();
+      ref.waitSync();
+      const result = ret.result;
+      if (result.status === 'error' && result.code !== 'AIO_EOF' && result.code !== 'AIO_SHORT_WRITE') throw ret.toError();
+      const moved = result.status === 'error' ? 0 : result.result;
+      if (moved === 0) throw this.#fullyError(op, start, length, done);
+      done = Math.max(done, from + moved);
+    }
+    return length;
+  }
+
+  /** Where a retry starts: where the last attempt stopped, or on a direct file the last 4096-byte boundary before it (direct I/O needs aligned offsets, addresses and lengths). */
+  #retryPoint(done: number): number {
+    return this.flags.direct ? done - (done % 4096) : done;
+  }
+
+  /** The error of a readFully that reached the end of the file, or a writeFully whose write moved nothing. */
+  #fullyError(op: 1 | 3, start: number, length: number, done: number): AioIoError {
+    const isRead = op === 1;
+    const target = `${isRead ? 'read' : 'write'} of ${length} bytes at offset ${start} in ${this.path === undefined ? 'an unnamed file' : `file ${JSON.stringify(this.path)}`}`;
+    return new AioIoError({
+      code: isRead ? 'AIO_EOF' : 'AIO_SHORT_WRITE',
+      syscall: isRead ? 'read' : 'write',
+      path: this.path,
+      target,
+      method: this.aio.methodName,
+      detail: isRead
+        ? `end of file after ${done} of ${length} bytes: ${target}`
+        : `a write moved no byte after ${done} of ${length} bytes: ${target}`,
+      result: { status: 'error', result: done, errno: undefined, code: isRead ? 'AIO_EOF' : 'AIO_SHORT_WRITE', id: 0, errorData: length },
+    });
   }
 
   /** fsync: data and metadata reach stable storage. */
@@ -189,15 +340,30 @@ export class AioFile {
 
   /** Closes the file (see the class comment for the order of events).  Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.aio._closeFile(this, false) as Promise<void>;
+    if (this.#closing === null) {
+      try {
+        this.#closing = this.aio._closeFile(this, false) as Promise<void>;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#closing;
   }
 
-  /** Like {@link close}, but waits for in-flight IO by blocking the thread. */
+  /**
+   * Like {@link close}, but waits for in-flight IO by blocking the thread.
+   * If it throws (a method that cannot wait, a call from a callback), the
+   * file stays open and can be closed again.
+   */
   closeSync(): void {
     if (this.#closing !== null) return;
-    this.#closing = Promise.resolve();
-    this.aio._closeFile(this, true);
+    this.#closing = RESOLVED;
+    try {
+      this.aio._closeFile(this, true);
+    } catch (error) {
+      if (this.fd >= 0) this.#closing = null;
+      throw error;
+    }
   }
 }
 
@@ -220,4 +386,113 @@ export function openError(error: unknown, path: string, method: string): AioIoEr
     detail: `could not open file ${JSON.stringify(path)}`,
     cause: error,
   });
+}
+
+/** Options of `aio.fromFd`. */
+type FromFdOptions = AioOpenFlags & { path?: string; ownsFd?: boolean };
+
+/**
+ * The files one context opened: opening (by path or from an fd), closing
+ * one (after the context's staged IO is submitted and, when the method asks
+ * for it, the file's in-flight IO completed), and closing all at context close.
+ */
+export class AioFileTable {
+  readonly #aio: Aio;
+  readonly #core: AioCore;
+  readonly #promises: AioPromiseQueue;
+  readonly #files = new Set<AioFile>();
+
+  constructor(aio: Aio, core: AioCore, promises: AioPromiseQueue) {
+    this.#aio = aio;
+    this.#core = core;
+    this.#promises = promises;
+  }
+
+  open(path: string | URL, flags?: AioOpenFlags): AioFile {
+    this.#core.checkUsable('open');
+    const filePath = path instanceof URL ? fileURLToPath(path) : path;
+    if (typeof filePath !== 'string' || filePath.length === 0) {
+      throw new AioUsageError('AIO_ERR_INVALID_TYPE', `path must be a non-empty string or file URL, got ${describeValue(path)}`);
+    }
+    const normalized = normalizeOpenFlags(flags);
+    const method = this.#core.method;
+    if (normalized.direct && !method.capabilities.direct) {
+      throw new AioUsageError('AIO_ERR_UNSUPPORTED', `the ${method.name} method cannot do direct I/O on ${process.platform}`);
+    }
+    let fd: number;
+    if (method.openFile !== undefined) {
+      fd = method.openFile(filePath, normalized);
+    } else {
+      const bits = posixOpenFlags(normalized);
+      try {
+        fd = fs.openSync(filePath, bits, normalized.mode);
+      } catch (error) {
+        throw openError(error, filePath, method.name);
+      }
+    }
+    const file = new AioFile(this.#aio, fd, filePath, normalized, true);
+    this.#files.add(file);
+    return file;
+  }
+
+  fromFd(fd: number, options?: FromFdOptions): AioFile {
+    this.#core.checkUsable('fromFd');
+    checkInteger(fd, 'fd', 0, 0x7fff_ffff);
+    const method = this.#core.method;
+    if (method.capabilities.fileKind !== 'fd') {
+      throw new AioUsageError('AIO_ERR_UNSUPPORTED', `the ${method.name} method uses its own file handles; open files with aio.open()`);
+    }
+    const { path, ownsFd, ...flags } = checkOptions<FromFdOptions>(options, 'options', ['path', 'ownsFd', 'read', 'write', 'direct', 'dsync']);
+    if (path !== undefined && typeof path !== 'string') throw new AioUsageError('AIO_ERR_INVALID_TYPE', 'options.path must be a string');
+    const file = new AioFile(this.#aio, fd, path, normalizeOpenFlags({ write: true, ...flags }), ownsFd === true);
+    this.#files.add(file);
+    return file;
+  }
+
+  /** file.close()/closeSync(). */
+  close(file: AioFile, sync: boolean): Promise<void> | void {
+    this.#promises.rejectQueued(
+      (queued) => queued === file,
+      () => new AioUsageError('AIO_ERR_FILE_CLOSED', `${file.describe()} was closed before this IO started`),
+    );
+    if (this.#core.isOpen()) this.#core.submitStaged();
+    if (this.#core.method.waitOnFileBeforeClose && file.inflight > 0) {
+      if (sync) {
+        this.#waitForFileSync(file);
+      } else {
+        return this.#waitForFileAsync(file).then(() => this.#closeFd(file));
+      }
+    }
+    this.#closeFd(file);
+    return sync ? undefined : RESOLVED;
+  }
+
+  /** At context close, after every IO completed. */
+  closeAll(): void {
+    for (const file of [...this.#files]) this.#closeFd(file);
+  }
+
+  #waitForFileSync(file: AioFile): void {
+    for (let handle = this.#core.oldestInflightOn(file); handle !== null; handle = this.#core.oldestInflightOn(file)) {
+      this.#core.waitSync(handle, handle.generation);
+    }
+  }
+
+  async #waitForFileAsync(file: AioFile): Promise<void> {
+    for (let handle = this.#core.oldestInflightOn(file); handle !== null; handle = this.#core.oldestInflightOn(file)) {
+      await this.#aio.waitAsync(handle.index, handle.generation);
+    }
+  }
+
+  #closeFd(file: AioFile): void {
+    if (file.fd < 0) return;
+    const method = this.#core.method;
+    try {
+      if (method.closeFile !== undefined) method.closeFile(file);
+      else if (file.ownsFd) fs.closeSync(file.fd);
+    } finally {
+      file.fd = -1;
+      this.#files.delete(file);
+    }
+  }
 }

@@ -25,11 +25,14 @@
  * - `completed-io`: the raw result is known; shared callbacks have not run.
  * - `completed-shared`: shared callbacks ran; waiters have been woken.
  * - `completed-local`: local callbacks ran; the issuer's return object is filled.
- * Reclaim bumps the generation and puts the handle back to `idle`.
+ * Reclaim bumps the generation and puts the handle back to `idle`.  A
+ * `start*` that throws (bad arguments, a closed file, a detached buffer)
+ * takes the `release` edge: the handle is idle again, never left handed out.
  */
 import { AioUsageError } from './errors.js';
 import type { Aio } from './aio.js';
 import type { AioFile } from './file.js';
+import { AioIo } from './io.js';
 import { AIO_OP_NAMES, type AioOpCode, type AioOpName } from './method.js';
 import { AioResult, AioReturn } from './result.js';
 
@@ -93,37 +96,22 @@ export const AIO_MAX_HANDLE_DATA = 128;
  * on it with one `start*` call, and never touch it again after that call:
  * the IO may complete and the handle be reused before `start*` returns.
  *
- * The public fields below the methods are read by IO methods (backends);
- * they belong to the core and must not be written by anyone else.
+ * The IO's description lives in {@link AioHandle.io}, the only part IO
+ * methods see; the getters below read it.  Everything else on a handle
+ * belongs to the core.
  */
 export class AioHandle {
   /** The position of this handle in its context's pool. */
   readonly index: number;
-  /** Goes up by one every time the handle is reused; starts at 1. */
-  generation = 1;
+  /** The description of the current IO: what IO methods see of this handle. */
+  readonly io: AioIo;
 
   /** @internal The numeric state; see {@link AIO_HANDLE_STATES}. */
   stateCode = HS_IDLE;
-  /** The op code of the current IO. */
-  op: AioOpCode = 0;
-  /** The file of the current IO. */
-  file: AioFile | null = null;
-  /** Byte offset of the current IO. */
-  offset = 0;
-  /** Bytes the current IO asks for (the sum of all buffers for vectored IO). */
-  length = 0;
-  /** The buffer of a read or write; null for vectored IO and syncs. */
-  buffer: ArrayBufferView | null = null;
-  /** The buffers of a readv or writev; null otherwise.  A private copy of the caller's array. */
-  buffers: ArrayBufferView[] | null = null;
-  /** OR of AIO_FLAG_* bits. */
-  flags = 0;
   /** The raw result, once known: bytes, or -errno. */
   raw = 0;
   /** The result after shared callbacks: what every waiter sees. */
   readonly distilled = new AioResult();
-  /** Free for the method's own per-IO bookkeeping; cleared at reclaim. */
-  methodData: unknown = null;
 
   /** @internal */ readonly aio: Aio;
   /** @internal The issuer's return object, filled at reclaim. */
@@ -141,21 +129,76 @@ export class AioHandle {
   /** @internal Resolves the Promise of `wait()` callers for the current generation. */
   wakeWaiters: (() => void) | null = null;
   /** @internal */ waitPromise: Promise<void> | null = null;
-  /** @internal The Promise of a convenience call whose IO runs on this handle. */
-  settleResolve: ((bytes: number) => void) | null = null;
-  /** @internal */ settleReject: ((error: unknown) => void) | null = null;
-  /** @internal The AbortSignal of that call, and its listener. */
-  settleSignal: AbortSignal | null = null;
-  /** @internal */ settleOnAbort: (() => void) | null = null;
-  /** @internal The return object convenience calls use (one per handle: no allocation per IO). */
-  readonly ownReturn: AioReturn;
+  /** @internal Whether the convenience API started this IO and settles a Promise at reclaim. */
+  settles = false;
   /** @internal */ readonly scratch = new AioResult();
+  /**
+   * @internal When the IO runs on bounce memory (the caller's memory could be
+   * detached while the IO is in flight): the caller's view, while `io.buffer`
+   * is the bounce buffer the method uses.  Restored at completion.
+   */
+  userBuffer: ArrayBufferView | null = null;
+  /** @internal The same for vectored IO: the caller's views, while `io.buffers` holds the method's. */
+  userBuffers: ArrayBufferView[] | null = null;
+  /** @internal The bounce buffers to give back at completion, by position (null where no copy was made). */
+  bounceBuffers: (Buffer | null)[] | null = null;
+  /** @internal The bounce buffer of a single-buffer IO. */
+  bounceBuffer: Buffer | null = null;
 
   /** @internal Handles are created by their context only. */
   constructor(aio: Aio, index: number) {
     this.aio = aio;
     this.index = index;
-    this.ownReturn = new AioReturn();
+    this.io = new AioIo(index);
+  }
+
+  /** Goes up by one every time the handle is reused; starts at 1. */
+  get generation(): number {
+    return this.io.generation;
+  }
+
+  /** The op code of the current IO. */
+  get op(): AioOpCode {
+    return this.io.op;
+  }
+
+  /** The file of the current IO. */
+  get file(): AioFile | null {
+    return this.io.file;
+  }
+
+  /** Byte offset of the current IO. */
+  get offset(): number {
+    return this.io.offset;
+  }
+
+  /** Bytes the current IO asks for (the sum of all buffers for vectored IO). */
+  get length(): number {
+    return this.io.length;
+  }
+
+  /** The buffer of a read or write; null for vectored IO and syncs. */
+  get buffer(): ArrayBufferView | null {
+    return this.io.buffer;
+  }
+
+  /** The buffers of a readv or writev; null otherwise.  A private copy of the caller's array. */
+  get buffers(): ArrayBufferView[] | null {
+    return this.io.buffers;
+  }
+
+  /** OR of AIO_FLAG_* bits. */
+  get flags(): number {
+    return this.io.flags;
+  }
+
+  /** The method's per-IO bookkeeping (see {@link AioIoView.methodData}). */
+  get methodData(): unknown {
+    return this.io.methodData;
+  }
+
+  set methodData(value: unknown) {
+    this.io.methodData = value;
   }
 
   /** The current state, as a name. */
@@ -165,12 +208,12 @@ export class AioHandle {
 
   /** The current op, as a name. */
   get opName(): AioOpName {
-    return AIO_OP_NAMES[this.op];
+    return AIO_OP_NAMES[this.io.op];
   }
 
   /** Whether a flag is set. */
   hasFlag(flag: AioHandleFlag): boolean {
-    return (this.flags & FLAG_BITS[flag]) !== 0;
+    return (this.io.flags & FLAG_BITS[flag]) !== 0;
   }
 
   /**
@@ -183,7 +226,7 @@ export class AioHandle {
     if (bit === undefined) {
       throw new AioUsageError('AIO_ERR_INVALID_OPTION', `unknown flag ${JSON.stringify(flag)}; known: ${Object.keys(FLAG_BITS).join(', ')}`);
     }
-    this.flags |= bit;
+    this.io.flags |= bit;
   }
 
   /**
@@ -199,7 +242,7 @@ export class AioHandle {
     }
     ref.aio = this.aio;
     ref.index = this.index;
-    ref.generation = this.generation;
+    ref.generation = this.io.generation;
     return ref;
   }
 
@@ -258,11 +301,7 @@ export class AioHandle {
 
   /** The target of the current IO, e.g. `read of 4096 bytes at offset 0 in file "/x"`. */
   describeTarget(): string {
-    const path = this.file?.path;
-    const where = path === undefined || path === null ? 'an unnamed file' : `file ${JSON.stringify(path)}`;
-    const op = this.opName;
-    if (op === 'fsync' || op === 'fdatasync') return `${op} of ${where}`;
-    return `${op} of ${this.length} bytes at offset ${this.offset} in ${where}`;
+    return this.io.describeTarget();
   }
 
   /**
@@ -271,8 +310,7 @@ export class AioHandle {
    * Returns a new fd that the caller owns.
    */
   reopenTarget(): number {
-    if (this.file === null) throw new AioUsageError('AIO_ERR_HANDLE_STATE', 'the handle has no IO defined');
-    return this.file.reopen();
+    return this.io.reopenTarget();
   }
 }
 

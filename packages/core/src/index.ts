@@ -3,7 +3,8 @@
  * of PostgreSQL 18's AIO subsystem.  See README.md for the design.
  */
 export { Aio, AIO_SUBMIT_BATCH_SIZE, AIO_DEFAULT_MAX_CONCURRENCY, AIO_MAX_CONCURRENCY } from './aio.js';
-export type { AioOptions, AioHandleRow, AioStats } from './aio.js';
+export type { AioOptions } from './aio.js';
+export type { AioCounters, AioHandleRow, AioStats } from './inspection.js';
 export {
   AioHandle,
   AioWaitRef,
@@ -17,12 +18,13 @@ export type { AioHandleState, AioHandleFlag } from './handle.js';
 export { AioFile } from './file.js';
 export type { AioOpenFlags, AioFileIoOptions } from './file.js';
 export { AioResult, AioReturn, AioTargetDescription } from './result.js';
-export type { AioResultStatus } from './result.js';
+export type { AioResultStatus, AioResultCode } from './result.js';
 export { defineAioCallbacks, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
 export type { AioCallbacks, AioCallbackId } from './callbacks.js';
 export { AioUsageError, AioIoError, AioAbortError, AIO_USAGE_ERROR_CODES } from './errors.js';
 export type { AioUsageErrorCode } from './errors.js';
 export { syncMethod } from './sync-method.js';
+export { libuvMethod } from './libuv-method.js';
 export { AIO_METHOD_NAMES, AIO_OP, AIO_OP_NAMES } from './method.js';
 export type {
   AioMethod,
@@ -31,12 +33,13 @@ export type {
   AioMethodName,
   AioMethodCapabilities,
   AioMethodContext,
+  AioIoView,
   AioProbeResult,
   AioOpName,
   AioCancelOutcome,
   AioFallbackReason,
 } from './method.js';
-export { allocAligned, isKnownAligned, AIO_MAX_ALIGNMENT } from './aligned.js';
+export { allocAligned, isKnownAligned, isNonDetachable, AIO_MAX_ALIGNMENT } from './aligned.js';
 export { AlignedPagePool } from './page-pool.js';
 export type { AlignedPagePoolOptions } from './page-pool.js';
 export {

@@ -9,8 +9,8 @@
  *
  * The injection is per thread (per module instance) and meant for tests only.
  */
-import type { AioHandle } from './handle.js';
-import type { AioOpName } from './method.js';
+import type { AioIoView, AioOpName } from './method.js';
+
 
 /** What an injection is told about the completing IO. */
 export interface AioInjectionInfo {
@@ -43,7 +43,7 @@ export function injectionActive(): boolean {
  * bytes past the new length are zeroed, as PostgreSQL's test module does, so
  * a caller that ignores the short count sees zeroes, not the real data.
  */
-export function applyInjection(handle: AioHandle, method: string, raw: number): number {
+export function applyInjection(handle: AioIoView, method: string, raw: number): number {
   if (installed === null) return raw;
   const info: AioInjectionInfo = {
     method,
@@ -61,7 +61,7 @@ export function applyInjection(handle: AioHandle, method: string, raw: number): 
   return replaced;
 }
 
-function zeroFrom(handle: AioHandle, start: number): void {
+function zeroFrom(handle: AioIoView, start: number): void {
   const views = handle.buffer !== null ? [handle.buffer] : (handle.buffers ?? []);
   let position = 0;
   let remaining = handle.buffer !== null ? handle.length : Infinity;

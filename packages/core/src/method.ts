@@ -12,14 +12,13 @@
  * other contexts except what the backend deliberately shares (a process-wide
  * thread pool, for example), and then the backend does its own locking.
  */
-import type { AioHandle } from './handle.js';
 import type { AioFile, AioOpenFlags } from './file.js';
 
 /** The names methods go by in `AIO_METHOD`, the CLIs, the benchmark and test names. */
-export type AioMethodName = 'io_uring' | 'iocp' | 'kqueue' | 'posix_aio' | 'threadpool' | 'sync';
+export type AioMethodName = 'io_uring' | 'iocp' | 'kqueue' | 'posix_aio' | 'threadpool' | 'libuv' | 'sync';
 
 /** Every method name, in the selector's order of preference. */
-export const AIO_METHOD_NAMES: readonly AioMethodName[] = ['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'sync'];
+export const AIO_METHOD_NAMES: readonly AioMethodName[] = ['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'libuv', 'sync'];
 
 /** The operations an IO can be.  Numeric codes are what native code sees. */
 export type AioOpName = 'invalid' | 'read' | 'readv' | 'write' | 'writev' | 'fsync' | 'fdatasync';
@@ -74,6 +73,42 @@ export interface AioProbeResult {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * What a method sees of one IO: a read-only view of its description, not
+ * the handle (whose callbacks, return object and state belong to the core).
+ * The same object stands for every IO its handle carries: `generation`
+ * tells them apart.  Only `methodData` may be written, by the method.
+ */
+export interface AioIoView {
+  /** The index of the IO's handle in its context (0 to maxConcurrency - 1). */
+  readonly index: number;
+  /** Which IO on that handle this is; completions name it as `generation & 0xffffffff`. */
+  readonly generation: number;
+  readonly op: AioOpCode;
+  readonly opName: AioOpName;
+  /** The file; never null for an IO handed to a method. */
+  readonly file: AioFile | null;
+  readonly offset: number;
+  /** Bytes the IO asks for (the sum of all buffers for vectored IO). */
+  readonly length: number;
+  /**
+   * The buffer of a read or write; null for vectored IO and syncs.  Memory
+   * that cannot go away before the completion is reported: the caller's own
+   * if it cannot be detached, else the context's bounce memory.
+   */
+  readonly buffer: ArrayBufferView | null;
+  /** The buffers of a readv or writev (same guarantee); null otherwise. */
+  readonly buffers: readonly ArrayBufferView[] | null;
+  /** OR of AIO_FLAG_* bits. */
+  readonly flags: number;
+  /** Free for the method's own per-IO bookkeeping; cleared when the handle is reused. */
+  methodData: unknown;
+  /** The target, e.g. `read of 4096 bytes at offset 0 in file "/x"`. */
+  describeTarget(): string;
+  /** Opens the IO's file again by path with the same flags; returns a new fd the caller owns. */
+  reopenTarget(): number;
+}
+
 /** What the core passes to `create()`. */
 export interface AioMethodContext {
   /** The number of handles of the context; the method never sees more IOs in flight. */
@@ -105,19 +140,21 @@ export interface AioMethodFactory {
  * thread first (an eventfd watched by libuv, a uv_async wake-up).
  */
 export interface AioMethodHost {
-  /** Every handle of the context, by index. */
-  readonly handles: readonly AioHandle[];
+  /** Every IO slot of the context, by handle index. */
+  readonly ios: readonly AioIoView[];
+  /** The same array as `ios` (its name before methods saw IOs instead of handles). */
+  readonly handles: readonly AioIoView[];
   /**
    * Moves a staged IO to `submitted` and appends it to the in-flight list.
    * A method calls it for each IO it accepts, before the IO can complete.
    */
-  prepareSubmit(handle: AioHandle): void;
+  prepareSubmit(io: AioIoView): void;
   /**
    * Reports one IO's raw result: bytes transferred, or -errno.  Runs the
    * shared callbacks, wakes waiters and reclaims the handle.  Never throws
    * because of a callback: a throwing callback becomes an error result.
    */
-  processCompletion(handle: AioHandle, raw: number): void;
+  processCompletion(io: AioIoView, raw: number): void;
   /**
    * Reports `count` completions at once from a table of triples
    * `[handleIndex, generation & 0xffffffff, raw]`, as native code fills it.
@@ -131,9 +168,9 @@ export interface AioMethodHost {
    * IO itself, processCompletion) and counts it as a fallback with `reason`.
    * This is how a method handles what it cannot do asynchronously.
    */
-  performSynchronously(handle: AioHandle, reason: AioFallbackReason): void;
+  performSynchronously(io: AioIoView, reason: AioFallbackReason): void;
   /** The IO itself, synchronously, with node:fs (or the method's own `executeSynchronously`). Returns the raw result. */
-  executeSynchronously(handle: AioHandle): number;
+  executeSynchronously(io: AioIoView): number;
 }
 
 /** Why an IO ran synchronously instead of through the method. */
@@ -177,22 +214,22 @@ export interface AioMethod {
    * Checked after the handle's `synchronous` flag: if true the core runs
    * the IO synchronously and never calls `submit` for it.
    */
-  needsSynchronousExecution(handle: AioHandle): boolean;
+  needsSynchronousExecution(io: AioIoView): boolean;
   /**
-   * Submits `count` (1 to 32) staged IOs from `handles[0..count)`.  Must bring
+   * Submits `count` (1 to 32) staged IOs from `ios[0..count)`.  Must bring
    * each one to at least `submitted` with `host.prepareSubmit` (or complete it
    * with `host.performSynchronously`); some may already have completed by the
    * time it returns.  Returns the number submitted, which is always `count`.
    */
-  submit(handles: readonly AioHandle[], count: number): number;
+  submit(ios: readonly AioIoView[], count: number): number;
   /**
-   * Blocks the thread until the IO of `handle` with `generation` has
+   * Blocks the thread until the IO `io` with `generation` has
    * completed, processing its completion (and any others that are ready)
    * through the host.  Must return at once if the IO is already done or the
    * handle was recycled.  Optional: without it the context cannot wait
    * synchronously (`waitSync`, a blocking `acquire`).
    */
-  waitOne?(handle: AioHandle, generation: number): void;
+  waitOne?(io: AioIoView, generation: number): void;
   /**
    * Processes the completions that are ready now, without blocking; returns
    * how many.  `isDone()` and `acquire()` call it so a completion that the
@@ -200,7 +237,7 @@ export interface AioMethod {
    */
   poll?(): number;
   /** Best-effort cancellation of a submitted IO (for AbortSignal). */
-  cancel?(handle: AioHandle): AioCancelOutcome;
+  cancel?(io: AioIoView): AioCancelOutcome;
   /**
    * Opens a file for this method when the method cannot use POSIX fds (the
    * Windows HANDLE methods).  Returns the native handle as a number.
@@ -216,7 +253,7 @@ export interface AioMethod {
    * Runs one IO synchronously when the method's files are not node:fs fds.
    * Returns bytes transferred or -errno.
    */
-  executeSynchronously?(handle: AioHandle): number;
+  executeSynchronously?(io: AioIoView): number;
   /** Method-specific counters merged into `aio.stats().method`. */
   stats?(): Readonly<Record<string, number>>;
   /**
@@ -238,3 +275,4 @@ export {
 export type { AioNativeBinding, AioNativeContext, NativeMethodSpec } from './native-method.js';
 export { executeWithNodeFs } from './sync-method.js';
 export { HS_IDLE, HS_HANDED_OUT, HS_DEFINED, HS_STAGED, HS_SUBMITTED, HS_COMPLETED_IO, HS_COMPLETED_SHARED, HS_COMPLETED_LOCAL } from './handle.js';
+export * from './native-backend.js';

@@ -29,10 +29,10 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AioUsageError } from './errors.js';
 import type { AioFile, AioOpenFlags } from './file.js';
-import type { AioHandle } from './handle.js';
 import type {
   AioCancelOutcome,
   AioFallbackReason,
+  AioIoView,
   AioMethod,
   AioMethodCapabilities,
   AioMethodContext,
@@ -115,7 +115,7 @@ export interface NativeMethodSpec {
   readonly capabilities: AioMethodCapabilities;
   readonly waitOnFileBeforeClose: boolean;
   /** Decides per IO whether the core must run it synchronously (e.g. references-local on a thread pool). */
-  needsSynchronousExecution?(handle: AioHandle): boolean;
+  needsSynchronousExecution?(handle: AioIoView): boolean;
   /** Options passed to the addon's `create`. */
   readonly options: Readonly<Record<string, unknown>>;
   /**
@@ -128,7 +128,7 @@ export interface NativeMethodSpec {
    */
   openFile?(context: AioNativeContext, path: string, flags: Required<AioOpenFlags>): number;
   closeFile?(context: AioNativeContext, file: AioFile): void;
-  executeSynchronously?(context: AioNativeContext, handle: AioHandle): number;
+  executeSynchronously?(context: AioNativeContext, handle: AioIoView): number;
 }
 
 const CANCEL_OUTCOMES: readonly AioCancelOutcome[] = ['canceled', 'not-canceled', 'unsupported'];
@@ -172,11 +172,16 @@ export class NativeMethod implements AioMethod {
     if (closeFile !== undefined) this.closeFile = (file) => closeFile.call(spec, this.#context, file);
   }
 
-  needsSynchronousExecution(handle: AioHandle): boolean {
+  /** The addon's context of this method, for subclasses that call the addon's own functions with it. */
+  protected get nativeContext(): AioNativeContext {
+    return this.#context;
+  }
+
+  needsSynchronousExecution(handle: AioIoView): boolean {
     return this.#spec.needsSynchronousExecution?.(handle) ?? false;
   }
 
-  submit(handles: readonly AioHandle[], count: number): number {
+  submit(handles: readonly AioIoView[], count: number): number {
     const words = this.#words;
     const views = this.#views;
     let used = 0;
@@ -194,7 +199,7 @@ export class NativeMethod implements AioMethod {
     return count;
   }
 
-  waitOne(handle: AioHandle, generation: number): void {
+  waitOne(handle: AioIoView, generation: number): void {
     const count = this.#binding.wait(this.#context, handle.index, generation % 0x1_0000_0000);
     if (count > 0) this.#host.processCompletions(this.#completions, count);
   }
@@ -205,12 +210,12 @@ export class NativeMethod implements AioMethod {
     return count;
   }
 
-  cancel(handle: AioHandle): AioCancelOutcome {
+  cancel(handle: AioIoView): AioCancelOutcome {
     if (this.#binding.cancel === undefined) return 'unsupported';
     return CANCEL_OUTCOMES[this.#binding.cancel(this.#context, handle.index, handle.generation % 0x1_0000_0000)] ?? 'unsupported';
   }
 
-  executeSynchronously(handle: AioHandle): number {
+  executeSynchronously(handle: AioIoView): number {
     if (this.#spec.executeSynchronously !== undefined) return this.#spec.executeSynchronously(this.#context, handle);
     return executeWithNodeFs(handle);
   }
@@ -235,7 +240,7 @@ export class NativeMethod implements AioMethod {
  * Writes one IO into the submission table and its buffers into `views` from
  * slot `used` on; returns the number of slots used after it.
  */
-function encodeIo(handle: AioHandle, words: Float64Array, at: number, views: (ArrayBufferView | undefined)[], used: number): number {
+function encodeIo(handle: AioIoView, words: Float64Array, at: number, views: (ArrayBufferView | undefined)[], used: number): number {
   words[at] = handle.op;
   words[at + 1] = handle.index;
   words[at + 2] = handle.generation % 0x1_0000_0000;

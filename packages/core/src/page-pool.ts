@@ -13,9 +13,9 @@
  * user left in it), and never grows: `get()` returns null when every page
  * is lent, the way `aio.tryAcquire()` returns null when every handle is busy.
  */
-import { allocAligned, AIO_MAX_ALIGNMENT } from './aligned.js';
+import { allocAligned, markNonDetachable, AIO_MAX_ALIGNMENT } from './aligned.js';
 import { AioUsageError } from './errors.js';
-import { checkInteger, checkOptions, describeValue } from './validate.js';
+import { checkInteger, checkOptions, describeValue, detachedError, isDetached } from './validate.js';
 
 export interface AlignedPagePoolOptions {
   /** The address alignment of every page (a power of two up to 4096; default 4096). */
@@ -64,7 +64,7 @@ export class AlignedPagePool {
     this.#lent = new Uint8Array(count);
     // The stack pops from the end: push in reverse so page 0 is handed out first.
     for (let i = 0; i < count; i++) {
-      this.#pages[i] = this.slab.subarray(i * stride, i * stride + pageSize);
+      this.#pages[i] = markNonDetachable(this.slab.subarray(i * stride, i * stride + pageSize));
       this.#free[i] = count - 1 - i;
     }
     this.#freeCount = count;
@@ -94,6 +94,7 @@ export class AlignedPagePool {
    * not lent (given back twice).
    */
   put(page: ArrayBufferView): void {
+    if (ArrayBuffer.isView(page) && isDetached(page)) throw detachedError('page');
     const index = this.indexOf(page);
     if (index < 0) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `put() needs a page of this pool (${this.pageSize}-byte pages), got ${describeValue(page)}`);

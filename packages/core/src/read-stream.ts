@@ -48,7 +48,7 @@ import { AioFile } from './file.js';
 import { AioWaitRef, type AioHandle } from './handle.js';
 import { AlignedPagePool } from './page-pool.js';
 import { AioReturn } from './result.js';
-import { checkBoolean, checkInteger, checkOptions, describeValue } from './validate.js';
+import { checkBoolean, checkInteger, checkOptions, describeValue, detachedError, isDetached } from './validate.js';
 
 /** The default block size: PostgreSQL's BLCKSZ. */
 export const READ_STREAM_DEFAULT_BLOCK_SIZE = 8192;
@@ -386,6 +386,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
    * consumer does not hold.
    */
   release(buffer: Buffer): void {
+    if (ArrayBuffer.isView(buffer) && isDetached(buffer)) throw detachedError('buffer');
     const index = this.pool.indexOf(buffer);
     if (index < 0) return;
     if (this.#held !== null) {
@@ -607,6 +608,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
         if (!Buffer.isBuffer(answer)) {
           throw new AioUsageError('AIO_ERR_INVALID_TYPE', `isCached() must return a Buffer, null or undefined, got ${describeValue(answer)}`);
         }
+        if (isDetached(answer)) throw detachedError('the Buffer isCached() returned');
         hit = answer;
       }
     }

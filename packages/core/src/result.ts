@@ -8,7 +8,9 @@
  * handle is reused, together with a copy of the target's description so an
  * error can still be reported after the handle went on to other IO.
  */
-import { AioIoError, systemErrorCode } from './errors.js';
+import { AioIoError, errnoOf, systemErrorCode } from './errors.js';
+
+let EFAULT: number | undefined;
 import type { AioOpName } from './method.js';
 
 /**
@@ -21,16 +23,32 @@ import type { AioOpName } from './method.js';
 export type AioResultStatus = 'unknown' | 'ok' | 'partial' | 'warning' | 'error';
 
 /**
+ * The stable codes the built-in `io` step puts on a result with status
+ * `error` (besides Node's errno codes such as `'EIO'`):
+ * - `AIO_EOF`: a read (or readv) that asked for bytes found none: the
+ *   position is at or past the end of the file;
+ * - `AIO_SHORT_WRITE`: a write (or writev) that asked to write bytes wrote none;
+ * - `AIO_CALLBACK_FAILED`: a completion callback threw.
+ */
+export type AioResultCode = 'AIO_EOF' | 'AIO_SHORT_WRITE' | 'AIO_CALLBACK_FAILED';
+
+/**
  * One IO's result.  `result` is bytes transferred for `ok`/`partial`, and for
  * `error` the raw result (-errno, or 0 for a read that found no bytes).
- * `errno` is Node's negative errno when the OS reported one.  `id` names the
- * callbacks whose `report` explains the result (0 is the built-in `io` step);
- * `errorData` is that callback's small integer.
+ * `errno` is Node's negative errno when the OS reported one.  `code` says why
+ * an `error` is one without building the error: Node's code for an errno
+ * (`'ENOENT'`), `AIO_EOF` for a read that found no bytes, `AIO_SHORT_WRITE`,
+ * `AIO_CALLBACK_FAILED`; it is undefined for `ok` and `partial`, and it is the
+ * same code `toError()` gives.  `id` names the callbacks whose `report`
+ * explains the result (0 is the built-in `io` step); `errorData` is that
+ * callback's small integer.
  */
 export class AioResult {
   status: AioResultStatus = 'unknown';
   result = 0;
   errno: number | undefined = undefined;
+  /** Why the result is an error, as a stable code; a callback that rewrites the result may set or clear it. */
+  code: string | undefined = undefined;
   id = 0;
   errorData = 0;
 
@@ -39,6 +57,7 @@ export class AioResult {
     this.status = other.status;
     this.result = other.result;
     this.errno = other.errno;
+    this.code = other.code;
     this.id = other.id;
     this.errorData = other.errorData;
     return this;
@@ -49,6 +68,7 @@ export class AioResult {
     this.status = 'unknown';
     this.result = 0;
     this.errno = undefined;
+    this.code = undefined;
     this.id = 0;
     this.errorData = 0;
   }
@@ -138,6 +158,7 @@ export function reportIoResult(ret: AioReturn): AioIoError {
   const errno = result.errno;
   const description = target.describe();
   if (errno !== undefined) {
+    const detached = errno === (EFAULT ??= errnoOf('EFAULT')) && (target.op === 'read' || target.op === 'readv');
     return new AioIoError({
       code: systemErrorCode(errno),
       errno,
@@ -145,7 +166,8 @@ export function reportIoResult(ret: AioReturn): AioIoError {
       path: target.path,
       target: description,
       method: target.method,
-      detail: `could not ${description}`,
+      // The core reports EFAULT when the caller's buffer was detached before the read completed.
+      detail: detached ? `the buffer was detached (transferred away) before the ${description} completed; the data read was dropped` : `could not ${description}`,
       result: { ...result },
       cause: ret.cause,
     });
@@ -171,7 +193,8 @@ export function reportIoResult(ret: AioReturn): AioIoError {
 /**
  * The built-in `io` step, applied to every raw result before the handle's
  * callbacks: negative is an error with that errno; for reads and writes,
- * zero bytes where bytes were asked is an error and fewer bytes is partial.
+ * zero bytes where bytes were asked is an error (code `AIO_EOF` for a read,
+ * `AIO_SHORT_WRITE` for a write) and fewer bytes is partial.
  */
 export function encodeRawResult(into: AioResult, op: AioOpName, requested: number, raw: number): void {
   into.id = 0;
@@ -180,15 +203,19 @@ export function encodeRawResult(into: AioResult, op: AioOpName, requested: numbe
     into.status = 'error';
     into.result = raw;
     into.errno = raw;
+    into.code = systemErrorCode(raw);
     return;
   }
   into.errno = undefined;
+  into.code = undefined;
   into.result = raw;
   if (op === 'fsync' || op === 'fdatasync' || raw === requested) {
     into.status = 'ok';
   } else if (raw === 0) {
+    // Nothing moved where bytes were asked: for a read the end of the file.
     into.status = 'error';
     into.errorData = requested;
+    into.code = op === 'read' || op === 'readv' ? 'AIO_EOF' : 'AIO_SHORT_WRITE';
   } else {
     into.status = 'partial';
   }

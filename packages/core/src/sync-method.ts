@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { errnoOf } from './errors.js';
-import type { AioHandle } from './handle.js';
+import type { AioIoView } from './method.js';
 import type { AioMethod, AioMethodCapabilities, AioMethodFactory, AioProbeResult } from './method.js';
 
 let EIO: number | undefined;
@@ -19,18 +19,18 @@ let EIO: number | undefined;
  * bytes transferred, or Node's negative errno.  It never throws for an IO
  * failure; the fd is whatever the handle's file holds.
  */
-export function executeWithNodeFs(handle: AioHandle): number {
+export function executeWithNodeFs(handle: AioIoView): number {
   const fd = (handle.file as { fd: number }).fd;
   try {
     switch (handle.op) {
       case 1:
         return fs.readSync(fd, handle.buffer as NodeJS.ArrayBufferView, 0, handle.length, handle.offset);
       case 2:
-        return fs.readvSync(fd, handle.buffers as NodeJS.ArrayBufferView[], handle.offset);
+        return fs.readvSync(fd, handle.buffers as readonly NodeJS.ArrayBufferView[], handle.offset);
       case 3:
         return fs.writeSync(fd, handle.buffer as NodeJS.ArrayBufferView, 0, handle.length, handle.offset);
       case 4:
-        return fs.writevSync(fd, handle.buffers as NodeJS.ArrayBufferView[], handle.offset);
+        return fs.writevSync(fd, handle.buffers as readonly NodeJS.ArrayBufferView[], handle.offset);
       case 5:
         fs.fsyncSync(fd);
         return 0;

@@ -12,12 +12,42 @@ export const MAX_IO_BYTES = 0x7fff_f000;
 /** The most buffers one vectored IO may have (IOV_MAX on Linux). */
 export const MAX_IOVECS = 1024;
 
-/** Throws unless `value` is an ArrayBufferView (Buffer, typed array, DataView). */
+/**
+ * Whether `view`'s ArrayBuffer was detached (transferred away with
+ * `postMessage` or `structuredClone(..., { transfer })`, or `transfer()`ed).
+ * A detached view reads as 0 bytes long, so only a 0-byte view needs the
+ * check; Node 20 has no `ArrayBuffer.prototype.detached`, and constructing a
+ * view on a detached buffer is the portable test (it throws).
+ */
+export function isDetached(view: ArrayBufferView): boolean {
+  if (view.byteLength !== 0) return false;
+  const buffer = view.buffer as ArrayBuffer & { detached?: boolean };
+  if (typeof buffer.detached === 'boolean') return buffer.detached;
+  if (buffer.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Throws unless `value` is an ArrayBufferView (Buffer, typed array,
+ * DataView) whose memory is still there: a detached view would otherwise
+ * pass as a 0-byte IO (a read "at end of file", a write that "succeeded").
+ */
 export function checkBuffer(value: unknown, name: string): ArrayBufferView {
   if (!ArrayBuffer.isView(value)) {
     throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a Buffer, TypedArray or DataView, got ${describeValue(value)}`);
   }
+  if (value.byteLength === 0 && isDetached(value)) throw detachedError(name);
   return value;
+}
+
+/** The usage error for a view whose ArrayBuffer was detached. */
+export function detachedError(name: string): AioUsageError {
+  return new AioUsageError('AIO_ERR_DETACHED', `${name} is a view on a detached ArrayBuffer (it was transferred away); its memory is gone`);
 }
 
 /** Throws unless `value` is a non-empty array of ArrayBufferViews within the limits. */

@@ -38,7 +38,7 @@ import { AioIoError, AioUsageError } from './errors.js';
 import { AioFile } from './file.js';
 import { AioWaitRef, type AioHandle } from './handle.js';
 import { AioReturn } from './result.js';
-import { checkBoolean, checkInteger, checkOffset, checkOptions, describeValue } from './validate.js';
+import { checkBoolean, checkBuffer, checkInteger, checkOffset, checkOptions, describeValue } from './validate.js';
 
 /** The default window: the seeds' MEMP_AIO_WINDOW. */
 
@@ -144,7 +144,12 @@ export function writeBack<P extends DirtyPage>(
   pages: Iterable<P> | AsyncIterable<P>,
   options?: WriteBackOptions<P>,
 ): Promise<WriteBackResult<P>> {
-  return new WriteBackRun<P>(aio, pages, options).run();
+  try {
+    return new WriteBackRun<P>(aio, pages, options).run();
+  } catch (error) {
+    // Bad options reject like every other Promise of the convenience API.
+    return Promise.reject(error);
+  }
 }
 
 class WriteBackRun<P extends DirtyPage> {
@@ -309,7 +314,7 @@ class WriteBackRun<P extends DirtyPage> {
   #startAttempt(slot: WriteSlot<P>): void {
     const page = slot.page as P;
     const from = page.file.flags.direct ? slot.written - (slot.written % DIRECT_ALIGNMENT) : slot.written;
-    const buffer = page.buffer;
+    const buffer = checkBuffer(page.buffer, 'page.buffer');
     const view = from === 0 ? buffer : new Uint8Array(buffer.buffer, buffer.byteOffset + from, buffer.byteLength - from);
     const handle = this.#acquire(slot.ret);
     slot.from = from;
@@ -486,9 +491,9 @@ function checkPage<P extends DirtyPage>(page: P): P {
     throw new AioUsageError('AIO_ERR_INVALID_TYPE', `page.file must be an AioFile from aio.open(), got ${describeValue(page.file)}`);
   }
   checkOffset(page.offset, 'page.offset');
-  if (!ArrayBuffer.isView(page.buffer)) {
-    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `page.buffer must be a Buffer, TypedArray or DataView, got ${describeValue(page.buffer)}`);
-  }
+  // A detached page (AIO_ERR_DETACHED) stops the run before its write: it is
+  // never reported clean and no file is synced for it.
+  checkBuffer(page.buffer, 'page.buffer');
   return page;
 }
 

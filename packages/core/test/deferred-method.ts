@@ -6,7 +6,7 @@
  * they are on io_uring or a thread pool.  `waitOne` completes everything
  * queued at once.  It records how many IOs were in flight at each submit.
  */
-import type { AioHandle, AioMethodFactory } from '../src/index.js';
+import type { AioIoView, AioMethodFactory } from '../src/index.js';
 import { ScriptedMethod } from './fake-method.js';
 
 export class DeferredMethod extends ScriptedMethod {
@@ -16,9 +16,9 @@ export class DeferredMethod extends ScriptedMethod {
   readonly submitted: { op: string; inFlightBefore: number }[] = [];
   #scheduled = false;
 
-  override submit(handles: readonly AioHandle[], count: number): number {
-    for (let i = 0; i < count; i++) this.submitted.push({ op: handles[i].opName, inFlightBefore: this.inFlight.length + i });
-    super.submit(handles, count);
+  override submit(ios: readonly AioIoView[], count: number): number {
+    for (let i = 0; i < count; i++) this.submitted.push({ op: ios[i].opName, inFlightBefore: this.inFlight.length + i });
+    super.submit(ios, count);
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight.length);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -37,8 +37,8 @@ export class DeferredMethod extends ScriptedMethod {
   /** Runs and completes the IOs queued now, oldest first. */
   completeAll(): void {
     for (let n = this.inFlight.length; n > 0 && this.inFlight.length > 0; n--) {
-      const handle = this.inFlight[0];
-      this.complete(handle, this.host.executeSynchronously(handle));
+      const io = this.inFlight[0];
+      this.complete(io, this.host.executeSynchronously(io));
     }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * A scripted IO method for core tests: `submit` keeps IOs in flight until
- * the test completes them (in any order) with `complete(handle, raw)`;
- * `waitOne` completes the waited IO with a result chosen by the test.
+ * the test completes them (in any order) with `complete(io, raw)` (the IO's
+ * view, or its handle: they are matched by index); `waitOne` completes the
+ * waited IO with a result chosen by the test.
  */
-import type { AioHandle, AioMethod, AioMethodFactory, AioMethodHost } from '../src/index.js';
+import type { AioIoView, AioMethod, AioMethodFactory, AioMethodHost } from '../src/index.js';
 
 export class ScriptedMethod implements AioMethod {
   readonly name = 'threadpool' as const;
@@ -16,10 +17,11 @@ export class ScriptedMethod implements AioMethod {
     fileKind: 'fd' as const,
   };
   readonly waitOnFileBeforeClose = true;
-  readonly inFlight: AioHandle[] = [];
+  /** What the method was given: the IOs' views, not their handles. */
+  readonly inFlight: AioIoView[] = [];
   readonly submitCalls: number[] = [];
   /** What waitOne completes the waited IO with. */
-  waitResult: (handle: AioHandle) => number = (handle) => handle.length;
+  waitResult: (io: AioIoView) => number = (io) => io.length;
   closed = false;
 
   constructor(readonly host: AioMethodHost) {}
@@ -28,25 +30,25 @@ export class ScriptedMethod implements AioMethod {
     return false;
   }
 
-  submit(handles: readonly AioHandle[], count: number): number {
+  submit(ios: readonly AioIoView[], count: number): number {
     this.submitCalls.push(count);
     for (let i = 0; i < count; i++) {
-      this.host.prepareSubmit(handles[i]);
-      this.inFlight.push(handles[i]);
+      this.host.prepareSubmit(ios[i]);
+      this.inFlight.push(ios[i]);
     }
     return count;
   }
 
-  waitOne(handle: AioHandle): void {
-    this.complete(handle, this.waitResult(handle));
+  waitOne(io: AioIoView): void {
+    this.complete(io, this.waitResult(io));
   }
 
-  /** Completes one in-flight IO with `raw`. */
-  complete(handle: AioHandle, raw: number): void {
-    const at = this.inFlight.indexOf(handle);
-    if (at < 0) throw new Error(`handle ${handle.index} is not in flight`);
-    this.inFlight.splice(at, 1);
-    this.host.processCompletion(handle, raw);
+  /** Completes one in-flight IO (given by its view or its handle) with `raw`. */
+  complete(target: { readonly index: number }, raw: number): void {
+    const at = this.inFlight.findIndex((io) => io.index === target.index);
+    if (at < 0) throw new Error(`handle ${target.index} is not in flight`);
+    const [io] = this.inFlight.splice(at, 1);
+    this.host.processCompletion(io, raw);
   }
 
   close(): void {

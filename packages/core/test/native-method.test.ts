@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'vitest';
-import { Aio, AioReturn, AioWaitRef, type AioFile, type AioMethodFactory } from '../src/index.js';
+import { Aio, AioReturn, AioWaitRef, allocAligned, type AioFile, type AioMethodFactory } from '../src/index.js';
 import { AIO_DISPOSITION, AIO_SUBMIT_STRIDE, NativeMethod, type AioNativeBinding } from '../src/method.js';
 
 /**
@@ -90,8 +90,9 @@ afterEach(async () => {
 
 describe('core: the native method contract', () => {
   it('core: submit encodes op, handle, generation, fd, offset, length and views into the table', () => {
-    const a = Buffer.alloc(100);
-    const b = [new Uint8Array(10), new DataView(new ArrayBuffer(6))];
+    // Memory that cannot be detached reaches the addon as it is (zero copy).
+    const a = allocAligned(100);
+    const b = [new Uint8Array(new SharedArrayBuffer(10)), new DataView(allocAligned(6).buffer, 0, 6)];
     aio.batch(() => {
       const h1 = aio.acquire();
       h1.startRead(file, a, 4096, 50);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'vitest';
-import { Aio, AioReturn, AioWaitRef, AioUsageError, type AioFile } from '../src/index.js';
+import { Aio, AioHandle, AioReturn, AioWaitRef, AioUsageError, isNonDetachable, type AioFile, type AioIoView } from '../src/index.js';
 import { assertQuiescent } from '../src/testing.js';
 import { scripted, type ScriptedMethod } from './fake-method.js';
 
@@ -95,7 +95,7 @@ describe('core: the handle state machine', () => {
     const extra = aio.acquire();
     assert.ok(ios[0].ref.isDone(), 'the oldest IO was waited for');
     assert.equal(ios[1].ref.isDone(), false, 'only the oldest');
-    assert.equal(extra, oldest, 'its handle is the one handed out');
+    assert.equal(extra.io, oldest, 'its handle is the one handed out (the method saw its IO view)');
     extra.release();
   });
 
@@ -150,6 +150,18 @@ describe('core: the handle state machine', () => {
     assert.equal(aio.stats().fallbacks, 1);
   });
 
+  it('core: a method sees a read-only view of each IO, never its handle', () => {
+    const { ret } = start(4096);
+    const io = method.inFlight[0];
+    assert.ok(!(io instanceof AioHandle), 'the method got the IO, not the handle');
+    assert.deepEqual([io.opName, io.offset, io.length, io.file], ['read', 4096, 100, file]);
+    assert.ok(io.buffer !== null && isNonDetachable(io.buffer), 'a plain Buffer reaches the method as bounce memory');
+    assert.equal('ret' in io || 'callbackIds' in io, false, "the handle's return object and callbacks are not reachable");
+    assert.throws(() => method.host.prepareSubmit({ ...io, index: io.index } as AioIoView), /not one of this context's IOs/);
+    method.complete(io, 100);
+    assert.equal(ret.result.status, 'ok');
+  });
+
   it('core: closing a file waits for its in-flight IO when the method asks for it', async () => {
     const { ret } = start(0);
     const closing = file.close();
@@ -162,6 +174,7 @@ describe('core: the handle state machine', () => {
     assert.equal(ret.result.status, 'ok');
     const handle = aio.acquire();
     assert.throws(() => handle.startRead(file, Buffer.alloc(1), 0), (e: unknown) => e instanceof AioUsageError && e.code === 'AIO_ERR_FILE_CLOSED');
-    handle.release();
+    assert.equal(handle.state, 'idle', 'a refused start* gives the handle back');
+    aio.acquire().release();
   });
 });

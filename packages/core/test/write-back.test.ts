@@ -255,9 +255,10 @@ for (const kind of ['sync', 'deferred'] as const) {
       const usage = (code: string) => (e: unknown) => e instanceof AioUsageError && e.code === code;
       await assert.rejects(writeBack(aio, [{ file, offset: -1, buffer: Buffer.alloc(1) }]), usage('AIO_ERR_OUT_OF_RANGE'));
       await assert.rejects(writeBack(aio, [{ file: {} as AioFile, offset: 0, buffer: Buffer.alloc(1) }]), usage('AIO_ERR_INVALID_TYPE'));
-      assert.throws(() => writeBack(aio, 42 as never), usage('AIO_ERR_INVALID_TYPE'));
-      assert.throws(() => writeBack(aio, [], { window: 0 }), usage('AIO_ERR_OUT_OF_RANGE'));
-      assert.throws(() => writeBack(aio, [], { sync: 'later' as never }), usage('AIO_ERR_INVALID_OPTION'));
+      // Like every Promise of the convenience API, writeBack rejects (never throws) on misuse.
+      await assert.rejects(writeBack(aio, 42 as never), usage('AIO_ERR_INVALID_TYPE'));
+      await assert.rejects(writeBack(aio, [], { window: 0 }), usage('AIO_ERR_OUT_OF_RANGE'));
+      await assert.rejects(writeBack(aio, [], { sync: 'later' as never }), usage('AIO_ERR_INVALID_OPTION'));
       assert.deepEqual((await writeBack(aio, [])).clean, []);
       await file.close();
     });

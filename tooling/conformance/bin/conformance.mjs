@@ -8,14 +8,14 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const methods = process.argv[2];
 if (methods === undefined || methods.startsWith('-')) {
-  console.error('usage: pnpm conformance <method>[,<method>...]|all   (methods: io_uring, iocp, kqueue, posix_aio, threadpool, sync)');
+  console.error('usage: pnpm conformance <method>[,<method>...]|all   (methods: io_uring, iocp, kqueue, posix_aio, threadpool, libuv, sync)');
   process.exit(2);
 }
 const run = (command, args, env = {}) =>
   spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
 
 // Build the suite and the packages of the methods under test (and what they depend on), nothing else.
-const packages = { io_uring: 'io-uring', iocp: 'iocp', kqueue: 'kqueue', posix_aio: 'posix-aio', threadpool: 'threadpool', sync: 'core' };
+const packages = { io_uring: 'io-uring', iocp: 'iocp', kqueue: 'kqueue', posix_aio: 'posix-aio', threadpool: 'threadpool', libuv: 'core', sync: 'core' };
 const names = methods === 'all' ? Object.keys(packages) : methods.split(',');
 const filters = ['@aio/conformance...', ...names.filter((n) => packages[n]).map((n) => `./packages/${packages[n]}...`)];
 if (run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only', ...filters.map((f) => `--filter=${f}`)]) !== 0) process.exit(1);

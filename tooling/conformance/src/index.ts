@@ -12,10 +12,12 @@ import { defineBatchCases } from './cases/batch.js';
 import { defineCallbackCases } from './cases/callbacks.js';
 import { defineEofCases } from './cases/eof.js';
 import { defineErrorCases } from './cases/errors.js';
+import { defineFullyCases } from './cases/fully.js';
 import { defineHandleCases } from './cases/handles.js';
 import { defineHelperCases } from './cases/helpers.js';
 import { defineInjectionCases } from './cases/injection.js';
 import { defineLifetimeCases } from './cases/lifetime.js';
+import { defineMemorySafetyCases } from './cases/memory-safety.js';
 import { defineMisuseCases } from './cases/misuse.js';
 import { definePromiseApiCases } from './cases/promise-api.js';
 import { defineRoundTripCases } from './cases/roundtrip.js';
@@ -28,6 +30,7 @@ export function defineConformance(harness: Harness, method: MethodUnderTest): vo
   harness.describe(method.name, () => {
     defineRoundTripCases(harness, method);
     defineEofCases(harness, method);
+    defineFullyCases(harness, method);
     defineErrorCases(harness, method);
     defineHandleCases(harness, method);
     defineBatchCases(harness, method);
@@ -36,6 +39,7 @@ export function defineConformance(harness: Harness, method: MethodUnderTest): vo
     definePromiseApiCases(harness, method);
     defineMisuseCases(harness, method);
     defineLifetimeCases(harness, method);
+    defineMemorySafetyCases(harness, method);
     defineHelperCases(harness, method);
   });
 }

@@ -4,7 +4,7 @@
  * installed, or whose probe fails, is skipped with the reason.
  */
 import { existsSync } from 'node:fs';
-import { syncMethod, type AioMethodFactory, type AioMethodName, AIO_METHOD_NAMES } from '@aio/core';
+import { libuvMethod, syncMethod, type AioMethodFactory, type AioMethodName, AIO_METHOD_NAMES } from '@aio/core';
 
 /** The package that provides each method. */
 export const METHOD_PACKAGES: Readonly<Record<AioMethodName, string>> = {
@@ -13,6 +13,7 @@ export const METHOD_PACKAGES: Readonly<Record<AioMethodName, string>> = {
   kqueue: '@aio/kqueue',
   posix_aio: '@aio/posix-aio',
   threadpool: '@aio/threadpool',
+  libuv: '@aio/core',
   sync: '@aio/core',
 };
 
@@ -44,6 +45,7 @@ export interface MethodUnderTest {
 /** Loads one method: imports its package and runs its probe. */
 export async function loadMethod(name: AioMethodName): Promise<MethodUnderTest> {
   if (name === 'sync') return { name, factory: syncMethod() };
+  if (name === 'libuv') return { name, factory: libuvMethod() };
   const specifier = METHOD_PACKAGES[name];
   let module: { method?: () => AioMethodFactory };
   try {
@@ -57,6 +59,16 @@ export async function loadMethod(name: AioMethodName): Promise<MethodUnderTest> 
   const probe = factory.probe();
   if (!probe.available) return { name, skip: probe.reason };
   return { name, factory };
+}
+
+/**
+ * Whether a method can block the thread until an IO completes (`waitSync`, a
+ * blocking `acquire`, `closeSync` with IO in flight).  Only libuv cannot: its
+ * results reach JavaScript through callbacks on a later event-loop turn, so
+ * it has no `waitOne` and those calls throw AIO_ERR_CANNOT_WAIT.
+ */
+export function canWaitSync(name: AioMethodName): boolean {
+  return name !== 'libuv';
 }
 
 /**

@@ -75,8 +75,8 @@ export function defineErrorCases(h: Harness, m: MethodUnderTest): void {
     await file.close();
     const handle = aio.acquire();
     assert.throws(() => handle.startRead(file, Buffer.alloc(1), 0), (e: unknown) => e instanceof AioUsageError && e.code === 'AIO_ERR_FILE_CLOSED');
-    handle.release();
-    assert.throws(() => file.read(Buffer.alloc(1), 0), (e: unknown) => e instanceof AioUsageError && e.code === 'AIO_ERR_FILE_CLOSED');
+    assert.equal(handle.state, 'idle', 'the refused start gave the handle back');
+    await assert.rejects(file.read(Buffer.alloc(1), 0), (e: unknown) => e instanceof AioUsageError && e.code === 'AIO_ERR_FILE_CLOSED');
   });
 
   defineCase(h, m, 'a full filesystem reports ENOSPC as an error result', async (fx, t) => {

@@ -14,7 +14,7 @@ import {
   readStream,
   writeBack,
   type AioFile,
-  type AioHandle,
+  type AioIoView,
   type AioMethodFactory,
   type DirtyPage,
   type ReadStreamDistanceCause,
@@ -65,7 +65,7 @@ function assertDistanceRule(trace: Trace, maxDistance: number): void {
  * the number of IOs already in flight: the window can be checked from the
  * method's side.  Closed by the caller.
  */
-function observedContext(m: MethodUnderTest, onSubmit: (aio: Aio, handles: readonly AioHandle[], count: number) => void): Aio {
+function observedContext(m: MethodUnderTest, onSubmit: (aio: Aio, ios: readonly AioIoView[], count: number) => void): Aio {
   const factory = m.factory as AioMethodFactory;
   const context: { aio?: Aio } = {};
   const observed: AioMethodFactory = {
@@ -77,9 +77,9 @@ function observedContext(m: MethodUnderTest, onSubmit: (aio: Aio, handles: reado
       return new Proxy(method, {
         get(target, key) {
           if (key === 'submit') {
-            return (handles: readonly AioHandle[], count: number) => {
-              if (context.aio !== undefined) onSubmit(context.aio, handles, count);
-              return submit(handles, count);
+            return (ios: readonly AioIoView[], count: number) => {
+              if (context.aio !== undefined) onSubmit(context.aio, ios, count);
+              return submit(ios, count);
             };
           }
           const value: unknown = Reflect.get(target, key, target);
