@@ -85,7 +85,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     command: command === 'suite' ? 'suite' : 'run',
     workload: command === 'suite' ? undefined : command,
     methods: values.method === undefined ? undefined : parseMethods(values.method),
-    api: parseChoice('api', values.api ?? 'handle', ['handle', 'promise'] as const),
+    api: parseChoice('api', values.api ?? 'handle', ['handle', 'promise', 'fs'] as const),
     bs: values.bs === undefined ? undefined : parseByteSize('bs', values.bs),
     qd: values.qd === undefined ? undefined : parseInteger('qd', values.qd, 1, MAX_QD),
     direct: values.direct ?? false,
@@ -164,7 +164,8 @@ export function parseMethods(text: string): MethodSelection {
 
 function parseChoice<T extends string>(option: string, text: string, choices: readonly T[]): T {
   if ((choices as readonly string[]).includes(text)) return text as T;
-  throw new OptionError(`--${option} must be ${choices.join(' or ')}, got '${text}'`);
+  const list = choices.length > 2 ? `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}` : choices.join(' or ');
+  throw new OptionError(`--${option} must be ${list}, got '${text}'`);
 }
 
 /** Parses a decimal integer in [min, max]; rejects fractions, signs where not allowed, and trailing text. */
@@ -273,7 +274,8 @@ ${WORKLOAD_NAMES.map((name) => `  ${name.padEnd(10)} ${WORKLOADS[name].summary} 
 Options:
   --method M[,M...]   aio methods (${AIO_METHOD_NAMES.join(', ')}, ${AUTO_METHOD}), baselines
                       (${BASELINE_NAMES.join(', ')}), or all (default)
-  --api handle|promise  how aio methods are driven: handles in batch mode (default) or the Promise API
+  --api handle|promise|fs  how aio methods are driven: handles in batch mode (default), the Promise
+                      API, or @aio/fs FileHandles ({ bytesRead, buffer }, as node:fs/promises)
   --bs SIZE           block size, e.g. 4k, 128KiB (multiple of 512; of 4096 with --direct)
   --qd N              IOs in flight (1-${MAX_QD}); node-fs-sync and fio-psync always run 1
   --direct            O_DIRECT with 4096-aligned buffers

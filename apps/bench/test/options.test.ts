@@ -59,6 +59,12 @@ describe('parseOptions', () => {
     expect(options.bs).toBeUndefined();
   });
 
+  it('accepts --api fs, which drives the aio methods through @aio/fs FileHandles', () => {
+    expect(parseOptions(['randread', '--api', 'fs', '--qd', '32', '--bs', '4096']).api).toBe('fs');
+    expect(resolveCase(parseOptions(['randread', '--api', 'fs']), 'randread', FILE).api).toBe('fs');
+    expect(() => parseOptions(['suite', '--api', 'fs'])).toThrow(/the suite chooses its own --api/);
+  });
+
   it('accepts --method all and the auto alias', () => {
     expect(parseOptions(['wal', '--method', 'all']).methods).toBe('all');
     expect(parseOptions(['wal', '--method', 'auto, io_uring,auto']).methods).toEqual(['auto', 'io_uring']);
@@ -82,7 +88,7 @@ describe('parseOptions', () => {
     [['randread', '--method', 'node-fs-turbo'], /unknown method 'node-fs-turbo'/],
     [['randread', '--method', 'all,sync'], /cannot be combined/],
     [['randread', '--method', 'sync,,fio-psync'], /empty name/],
-    [['randread', '--api', 'callback'], /--api must be handle or promise, got 'callback'/],
+    [['randread', '--api', 'callback'], /--api must be handle, promise or fs, got 'callback'/],
     [['randread', '--cache', 'warm'], /--cache must be hot or cold/],
     [['randread', '--qd', '0'], /--qd must be an integer from 1 to 1024, got '0'/],
     [['randread', '--qd', '2000'], /--qd must be an integer/],

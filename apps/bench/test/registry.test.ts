@@ -58,6 +58,19 @@ describe('planMethods', () => {
     ]);
   });
 
+  it('with --api fs, runs the aio methods through @aio/fs when it is built, and says why not when it is not', () => {
+    const fsModule = { open: async () => ({}) } as unknown as AioDiscovery['fs'];
+    expect(describePlan(planMethods(['io_uring', 'auto', 'node-fs-promises'], 'fs', { ...WITH_METHODS, fs: fsModule }))).toEqual([
+      'io_uring/fs',
+      'node-fs-promises/baseline',
+    ]);
+    const withoutFs = { ...WITH_METHODS, fs: null, fsUnavailableReason: '@aio/fs not built (Cannot find package)' };
+    expect(describePlan(planMethods(['sync', 'node-fs-promises'], 'fs', withoutFs))).toEqual([
+      'sync: @aio/fs not built (Cannot find package)',
+      'node-fs-promises/baseline',
+    ]);
+  });
+
   it('skips a named method that is not installed here', () => {
     expect(describePlan(planMethods(['iocp'], 'handle', WITH_METHODS))).toEqual(['iocp: not installed']);
   });

@@ -29,25 +29,25 @@ afterAll(() => {
   fs.rmSync(directory, { recursive: true, force: true });
 });
 
+/**
+ * Runs the built CLI on one second of randread over a 64 MiB file with `args`
+ * added, expects it to exit 0, and returns its JSON lines and its stderr.
+ */
+function runRandread(args: string[]): { lines: Record<string, unknown>[]; stderr: string } {
+  const argv = [cli, 'randread', ...args, '--seconds', '1', '--warmup', '0.1', '--size', '64m', '--file', path.join(directory, 'smoke.dat'), '--json'];
+  const result = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 55_000 });
+  expect(result.status, result.stderr).toBe(0);
+  const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { lines, stderr: result.stderr };
+}
+
 describe('aio-bench CLI', () => {
   it('runs randread for one second on every baseline and prints one JSON line per measured method', { timeout: 60_000 }, () => {
-    const args = [
-      cli, 'randread',
-      '--method', BASELINE_NAMES.join(','),
-      '--seconds', '1',
-      '--warmup', '0.1',
-      '--size', '64m',
-      '--file', path.join(directory, 'smoke.dat'),
-      '--json',
-    ];
-    const result = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 55_000 });
-    expect(result.status, result.stderr).toBe(0);
-
-    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const { lines, stderr } = runRandread(['--method', BASELINE_NAMES.join(',')]);
     const fioInstalled = spawnSync('fio', ['--version']).status === 0;
     const expected = fioInstalled ? [...BASELINE_NAMES] : BASELINE_NAMES.filter((name) => !name.startsWith('fio-'));
     expect(lines.map((line) => line.method)).toEqual(expected);
-    if (!fioInstalled) expect(result.stderr).toContain('fio is not installed');
+    if (!fioInstalled) expect(stderr).toContain('fio is not installed');
 
     for (const line of lines) {
       expect(Object.keys(line).slice(0, JSON_CONTRACT_KEYS.length)).toEqual([...JSON_CONTRACT_KEYS]);
@@ -58,5 +58,12 @@ describe('aio-bench CLI', () => {
     }
     const qd = Object.fromEntries(lines.map((line) => [line.method, line.qd]));
     expect(qd).toMatchObject({ 'node-fs-promises': 32, 'node-fs-sync': 1 });
+  });
+
+  it('runs randread with --api fs: the auto-selected method through @aio/fs FileHandles next to node-fs-promises', { timeout: 60_000 }, () => {
+    const { lines } = runRandread(['--api', 'fs', '--method', 'auto,node-fs-promises']);
+    expect(lines.map((line) => line.api)).toEqual(['fs', 'baseline']);
+    expect(lines[1].method).toBe('node-fs-promises');
+    for (const line of lines) expect(line.opsPerSec).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,6 @@
 import type { AioApi, CaseConfig, WorkloadDefinition } from '../workloads/index.js';
 import { IoLoopState, expectFullTransfer, runPromiseLoops, slotBuffers } from './loops.js';
+import { handleMethod, nodeOpenFlags } from './node-fs.js';
 import type { MethodRunner, OpenMethod, Phase, RunMeasurement } from './runner.js';
 
 /*
@@ -93,6 +94,19 @@ interface WriteBackOptionsView<P> {
   onError: (page: P, error: unknown) => void;
 }
 
+/** The part of an @aio/fs FileHandle the bench uses: node:fs/promises' FileHandle methods. */
+interface AioFsHandleView {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number; buffer: Buffer }>;
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number; buffer: Buffer }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** @aio/fs: open() as node:fs/promises has it, plus the context to run on. */
+export interface AioFsModule {
+  open(path: string, flags: number, mode: number | undefined, options: { aio: unknown }): Promise<AioFsHandleView>;
+}
+
 /** One row of @aio/auto's listMethods(). */
 export interface AioMethodListing {
   name: string;
@@ -114,10 +128,15 @@ export interface AioDiscovery {
   unavailableReason: string;
   methods: AioMethodListing[];
   chosen: { name: string; factory: unknown } | null;
+  /** @aio/fs, for `--api fs`; absent or null when it is not built. */
+  fs?: AioFsModule | null;
+  /** Why there are no `--api fs` rows, when fs is null. */
+  fsUnavailableReason?: string;
 }
 
 const CORE_PACKAGE = '@aio/core';
 const AUTO_PACKAGE = '@aio/auto';
+const FS_PACKAGE = '@aio/fs';
 const DEFAULT_MAX_CONCURRENCY = 64;
 
 /**
@@ -130,14 +149,21 @@ export async function discoverAio(): Promise<AioDiscovery> {
     const detail = core.module ? 'it does not export Aio, AioReturn, AioWaitRef and syncMethod yet' : core.error;
     return { core: null, unavailableReason: `${CORE_PACKAGE} not built (${detail})`, methods: [], chosen: null };
   }
+  const fsModule = await importOptional(FS_PACKAGE);
+  const fs = isFsModule(fsModule.module) ? fsModule.module : null;
+  const fsUnavailableReason = fs ? '' : `${FS_PACKAGE} not built (${fsModule.error || 'it does not export open'})`;
   const auto = await importOptional(AUTO_PACKAGE);
   if (!isAutoModule(auto.module)) {
     const sync = { name: 'sync', factory: core.module.syncMethod() };
     const listing = { ...sync, installed: true, available: true, reason: `${AUTO_PACKAGE} not installed` };
-    return { core: core.module, unavailableReason: '', methods: [listing], chosen: sync };
+    return { core: core.module, unavailableReason: '', methods: [listing], chosen: sync, fs, fsUnavailableReason };
   }
   const [methods, chosen] = await Promise.all([auto.module.listMethods(), auto.module.chooseMethod()]);
-  return { core: core.module, unavailableReason: '', methods, chosen };
+  return { core: core.module, unavailableReason: '', methods, chosen, fs, fsUnavailableReason };
+}
+
+function isFsModule(module: unknown): module is AioFsModule {
+  return typeof (module as Partial<Record<keyof AioFsModule, unknown>> | null)?.open === 'function';
 }
 
 async function importOptional(specifier: string): Promise<{ module: unknown; error: string }> {
@@ -174,6 +200,8 @@ export class AioRunner implements MethodRunner {
     readonly method: string,
     private readonly factory: unknown,
     readonly api: AioApi,
+    /** @aio/fs, needed for `--api fs` only. */
+    private readonly fsModule: AioFsModule | null = null,
   ) {}
 
   /**
@@ -197,6 +225,7 @@ export class AioRunner implements MethodRunner {
     const aio = new this.core.Aio({ method: this.factory, maxConcurrency: Math.max(DEFAULT_MAX_CONCURRENCY, config.qd) });
     const maxDepth = aio.capabilities?.maxDepth;
     if (typeof maxDepth === 'number' && maxDepth >= 1) this.methodMaxDepth = maxDepth;
+    if (this.api === 'fs') return openWithFs(this.fsModule, aio, config, workload);
     let file: AioFileView;
     try {
       file = await aio.open(config.file, {
@@ -228,6 +257,26 @@ export class AioRunner implements MethodRunner {
       },
     };
   }
+}
+
+/**
+ * `--api fs`: the file opened with @aio/fs's open() (the same open(2) flags as
+ * the node:fs baselines) on this method's context, and driven by the same
+ * handleMethod() as `node-fs-promises`, so that the two measure the same loop.
+ */
+async function openWithFs(fsModule: AioFsModule | null, aio: AioContextView, config: CaseConfig, workload: WorkloadDefinition): Promise<OpenMethod> {
+  let handle: AioFsHandleView;
+  try {
+    if (fsModule === null) throw new Error('@aio/fs is not built');
+    handle = await fsModule.open(config.file, nodeOpenFlags(config, workload), undefined, { aio });
+  } catch (error) {
+    await aio.close();
+    throw error;
+  }
+  return handleMethod(handle, config, workload, async () => {
+    await handle.close();
+    await aio.close();
+  });
 }
 
 interface AioSession {

@@ -22,6 +22,36 @@ export function nodeOpenFlags(config: CaseConfig, workload: WorkloadDefinition):
   return flags;
 }
 
+/** The part of a FileHandle the promise loops use; node:fs/promises' FileHandle and @aio/fs's handle both have it. */
+export interface PromiseFileHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  sync(): Promise<void>;
+}
+
+/**
+ * A case driven through an open FileHandle: qd async loops of
+ * handle.read(buffer, 0, length, position) / handle.write(...), then
+ * handle.sync() where the workload syncs at the end.  `node-fs-promises` and
+ * `--api fs` both use it, so that the two differ only in whose handle it is.
+ */
+export function handleMethod(handle: PromiseFileHandle, config: CaseConfig, workload: WorkloadDefinition, close: () => Promise<void>): OpenMethod {
+  const buffers = slotBuffers(config, workload, config.qd);
+  const issue =
+    workload.op === 'read'
+      ? async (buffer: Buffer, offset: number) => (await handle.read(buffer, 0, buffer.length, offset)).bytesRead
+      : async (buffer: Buffer, offset: number) => (await handle.write(buffer, 0, buffer.length, offset)).bytesWritten;
+  return {
+    measure: async (phase) => {
+      const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
+      await runPromiseLoops(buffers, state, workload.op, issue);
+      if (workload.syncAtEnd) await handle.sync();
+      return state.finish(config.bs);
+    },
+    close,
+  };
+}
+
 abstract class NodeFsRunner implements MethodRunner {
   abstract readonly method: string;
   readonly api = 'baseline' as const;
@@ -48,20 +78,7 @@ export class NodeFsPromisesRunner extends NodeFsRunner {
 
   async open(config: CaseConfig, workload: WorkloadDefinition): Promise<OpenMethod> {
     const handle = await fsp.open(config.file, nodeOpenFlags(config, workload));
-    const buffers = slotBuffers(config, workload, config.qd);
-    const issue =
-      workload.op === 'read'
-        ? async (buffer: Buffer, offset: number) => (await handle.read(buffer, 0, buffer.length, offset)).bytesRead
-        : async (buffer: Buffer, offset: number) => (await handle.write(buffer, 0, buffer.length, offset)).bytesWritten;
-    return {
-      measure: async (phase) => {
-        const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
-        await runPromiseLoops(buffers, state, workload.op, issue);
-        if (workload.syncAtEnd) await handle.sync();
-        return state.finish(config.bs);
-      },
-      close: () => handle.close(),
-    };
+    return handleMethod(handle, config, workload, () => handle.close());
   }
 }
 

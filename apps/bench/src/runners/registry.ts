@@ -53,15 +53,19 @@ function planOne(name: string, api: AioApi, discovery: AioDiscovery): PlannedMet
   if ((BASELINE_NAMES as readonly string[]).includes(name)) return { runner: baselineRunner(name as BaselineName) };
   const { core } = discovery;
   if (!core) return { skipped: { method: name, api, reason: discovery.unavailableReason } };
+  const fsModule = discovery.fs ?? null;
+  if (api === 'fs' && fsModule === null) {
+    return { skipped: { method: name, api, reason: discovery.fsUnavailableReason || '@aio/fs not built' } };
+  }
   if (name === AUTO_METHOD) {
     const chosen = discovery.chosen;
     if (!chosen) return { skipped: { method: name, api, reason: '@aio/auto chose no method' } };
-    return { runner: new AioRunner(core, chosen.name, chosen.factory, api) };
+    return { runner: new AioRunner(core, chosen.name, chosen.factory, api, fsModule) };
   }
   const listing = discovery.methods.find((method) => method.name === name);
   if (!listing) return { skipped: { method: name, api, reason: 'not installed' } };
   if (!listing.available || listing.factory === undefined) {
     return { skipped: { method: name, api, reason: listing.reason || 'not available' } };
   }
-  return { runner: new AioRunner(core, listing.name, listing.factory, api) };
+  return { runner: new AioRunner(core, listing.name, listing.factory, api, fsModule) };
 }

@@ -3,8 +3,12 @@ import type { OffsetSource } from '../offsets.js';
 export type WorkloadName = 'randread' | 'seqread' | 'writeback' | 'wal';
 export type CacheState = 'hot' | 'cold';
 
-/** Which aio API the aio methods are driven through: handles in batch mode, or the convenience Promises. */
-export type AioApi = 'handle' | 'promise';
+/**
+ * Which aio API the aio methods are driven through: handles in batch mode,
+ * the convenience Promises of @aio/core, or @aio/fs's node:fs-compatible
+ * FileHandles (`{ bytesRead, buffer }` results).
+ */
+export type AioApi = 'handle' | 'promise' | 'fs';
 
 /** One benchmark case: a workload with every parameter resolved, shared by every method that runs it. */
 export interface CaseConfig {
