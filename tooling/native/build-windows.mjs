@@ -133,7 +133,8 @@ function packageOptions(dir) {
       path.join(here, 'src', 'win_delay_load_hook.cc'),
       ...sources,
       ...filesIn(path.join(pkgRoot, 'native'), /\.(h|hh|hpp)$/),
-      ...filesIn(path.join(here, 'include', 'aio'), /\.h$/),
+      ...filesIn(path.join(here, 'include', 'aio'), /\.(h|hh)$/),
+      ...filesIn(path.join(here, 'src'), /\.hh$/),
     ],
   };
 }
@@ -226,7 +227,7 @@ async function build(opts) {
   }
   const { nodeApiInclude, nodeApiDef, addonApiInclude } = headerPaths();
   const defines = ['NAPI_VERSION=8', ...opts.defines];
-  if (!defines.some((d) => d.split('=')[0] === 'NAPI_CPP_EXCEPTIONS')) defines.push('NAPI_DISABLE_CPP_EXCEPTIONS');
+  if (!defines.some((d) => d.split('=')[0] === 'NAPI_CPP_EXCEPTIONS')) defines.push('NAPI_DISABLE_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS');
   const common = [
     '-O2',
     ...defines.map((d) => `-D${d}`),

@@ -145,7 +145,10 @@ async function main() {
   rmSync(skipRecord, { force: true });
 
   const sources = [...spec.sources.map((s) => join(pkgRoot, s)), ...(spec.kit ?? []).map((s) => join(kitRoot, 'src', s))];
-  const kitHeaders = readdirSync(join(kitRoot, 'include', 'aio')).map((name) => join(kitRoot, 'include', 'aio', name));
+  const kitHeaders = [
+    ...readdirSync(join(kitRoot, 'include', 'aio')).map((name) => join(kitRoot, 'include', 'aio', name)),
+    ...readdirSync(join(kitRoot, 'src')).filter((name) => name.endsWith('.hh')).map((name) => join(kitRoot, 'src', name)),
+  ];
   const ownHeaders = readdirSync(join(pkgRoot, 'native'))
     .filter((name) => name.endsWith('.h'))
     .map((name) => join(pkgRoot, 'native', name));
@@ -166,7 +169,7 @@ async function main() {
     objects.push(object);
     const isC = source.endsWith('.c');
     const compiler = isC ? cc : cxx;
-    const langFlags = isC ? ['-std=c11'] : ['-std=c++17', '-DNAPI_DISABLE_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED'];
+    const langFlags = isC ? ['-std=c11'] : ['-std=c++17', '-DNAPI_DISABLE_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED', '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'];
     return () => run(compiler, [...langFlags, ...common, ...(spec.cflags ?? []), ...includeFlags, '-c', source, '-o', object], args.verbose);
   });
   await parallel(jobs, availableParallelism());

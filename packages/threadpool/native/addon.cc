@@ -1,29 +1,33 @@
 /*
- * addon.cc: registers the threadpool addon's functions.  The pool lives in
- * threadpool.cc, the Node-API surface in binding.cc, the Win32 file calls in
+ * addon.cc: registers the threadpool addon's functions.  The kit
+ * (aio/kit.hh) provides the core's contract over the context in binding.cc;
+ * the pool lives in threadpool.cc, the Win32 file calls in
  * threadpool_win32.cc.
  */
 #include "binding.h"
 
-NAPI_MODULE_INIT() {
-  const napi_property_descriptor functions[] = {
-      {"probe", NULL, tp_probe, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"create", NULL, tp_create, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"submit", NULL, tp_submit, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"poll", NULL, tp_poll, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"wait", NULL, tp_wait, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"cancel", NULL, tp_cancel, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"stats", NULL, tp_stats, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"close", NULL, tp_close, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"executeSync", NULL, tp_execute_sync, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"poolInfo", NULL, tp_pool_info_js, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setPaused", NULL, tp_set_paused, NULL, NULL, NULL, napi_enumerable, NULL},
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (!tp_attach_env(env) || !aio::ExportMethod(env, exports, &tp_method_ops)) return Napi::Object();
+  bool ok = aio::ExportFunctions(env, exports,
+                                 {
+                                     {"probe", tp_probe},
+                                     {"executeSync", tp_execute_sync},
+                                     {"poolInfo", tp_pool_info_js},
+                                     {"setPaused", tp_set_paused},
 #ifdef _WIN32
-      {"openFile", NULL, tp_open_file, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"closeFile", NULL, tp_close_file, NULL, NULL, NULL, napi_enumerable, NULL},
+                                     {"openFile", tp_open_file},
+                                     {"closeFile", tp_close_file},
 #endif
-  };
-  if (tp_attach_env(env) != napi_ok) return NULL;
-  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
+                                 });
+#ifdef _WIN32
+  ok = ok && aio::ExportWinErrno(env, exports);
+#endif
+  if (!ok) return Napi::Object();
   return exports;
 }
+
+}  // namespace
+
+NODE_API_MODULE(aio_threadpool, Init)

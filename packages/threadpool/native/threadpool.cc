@@ -209,7 +209,7 @@ void complete_locked(tp_request *req, int32_t result) {
   req->busy = 0;
   /* Under the pool lock, so that a closer that took the lock after this
    * point knows this thread no longer touches the queue or its wake-up. */
-  aio_cq_push(&ctx->cq, index, generation, result);
+  aio_cq_push(ctx->cq, index, generation, result);
   if (--ctx->pending == 0 && ctx->draining) aio_cond_broadcast(&pool_changed);
 }
 
@@ -392,14 +392,6 @@ void tp_pool_unregister(tp_context *ctx) {
   aio_mutex_unlock(&pool_lock);
 }
 
-/* Moves a decoded IO into its request slot; the inline iovecs move with it. */
-static void move_io(aio_io *to, aio_io *from) {
-  memcpy(to, from, sizeof *to);
-  if (from->iov == from->inline_iov) to->iov = to->inline_iov;
-  from->iov = from->inline_iov; /* the slot owns a malloc'ed vector now */
-  from->iovcnt = 0;
-}
-
 void tp_pool_submit(tp_context *ctx, aio_io *ios, uint32_t n, uint8_t *outcome) {
   aio_mutex_lock(&pool_lock);
   int running = ensure_started_locked();
@@ -411,7 +403,7 @@ void tp_pool_submit(tp_context *ctx, aio_io *ios, uint32_t n, uint8_t *outcome) 
     } else if (!running || pool.queued >= pool.queue_size) {
       outcome[i] = TP_OUTCOME_FULL;
     } else {
-      move_io(&req->io, &ios[i]);
+      aio_io_move(&req->io, &ios[i]); /* the slot owns an allocated buffer list now */
       req->busy = 1;
       ctx->pending++;
       fifo_push(req);

@@ -58,7 +58,8 @@ typedef struct tp_request {
 
 /* The part of a context that the pool sees. */
 typedef struct tp_context {
-  aio_completion_queue cq;
+  /* The context's completion queue (the kit's aio::ThreadCompletions owns it). */
+  aio_completion_queue *cq;
   tp_request *requests; /* `capacity` slots, one per handle index */
   uint32_t capacity;
   /* Pool lock: requests queued or running whose completion is not pushed

@@ -194,6 +194,28 @@ async function childWorkersAlone() {
   }
 }
 
+/**
+ * Contexts dropped without close(), idle: the GC collects them and the kit's
+ * finalizer closes them (unregisters from the pool, frees the queue and the
+ * slots), which is the path a forgetful program takes.
+ */
+async function dropped() {
+  const { binding } = loadBinding();
+  const before = binding.liveContexts();
+  const file = path.join(dir, 'dropped');
+  fs.writeFileSync(file, pattern(8192));
+  for (let i = 0; i < 8; i++) {
+    const aio = new Aio({ method: threadpool() });
+    assert.equal(await aio.open(file).read(Buffer.alloc(8192), 0), 8192);
+  }
+  // Contexts closed earlier but not yet collected may go too: at most `before` remain.
+  for (let round = 0; round < 50 && binding.liveContexts() > before; round++) {
+    globalThis.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(binding.liveContexts() <= before, `dropped idle contexts were collected and freed (${binding.liveContexts()} > ${before})`);
+}
+
 /** The addon this process really loaded (Linux): the ASan build, not a release build by mistake. */
 function loadedAddon() {
   loadBinding();
@@ -211,6 +233,8 @@ async function main() {
   await handles();
   step('the addon with bad input');
   misuse();
+  step('contexts dropped without close(), collected by the GC');
+  await dropped();
   step('worker_threads: four at once, one terminated, one exiting with IO queued');
   await workers();
   step('child processes: process.exit with IO in flight, an unclosed context, workers loading the addon alone');

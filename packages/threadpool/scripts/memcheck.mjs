@@ -9,6 +9,9 @@
  * that end or are terminated with IO in flight, process.exit with IO in
  * flight); any sanitizer report, including a leak in the addon, fails the run.
  * Then test/native/fork-check.cc (the fork handlers) runs built with ASan too.
+ * Last, the whole conformance suite for threadpool runs on the ASan build
+ * (tooling/conformance/bin/asan.mjs), memory-safety cases included; not
+ * with --addon, whose scratch build the suite would not load.
  *
  * Leaks: LeakSanitizer sees the whole process, and Node itself does not free
  * everything at exit; see judgeReports() for which leaks count.
@@ -67,7 +70,8 @@ const env = {
 };
 console.log(`memcheck: running the workload with ${addon} under AddressSanitizer (${libasan})`);
 const started = Date.now();
-const result = run(process.execPath, ['scripts/memcheck-workload.mjs'], { env, maxBuffer: 64 * 1024 * 1024 });
+// --expose-gc: the workload drops contexts without close() and collects them (the finalizer path).
+const result = run(process.execPath, ['--expose-gc', 'scripts/memcheck-workload.mjs'], { env, maxBuffer: 64 * 1024 * 1024 });
 process.stdout.write(result.stdout);
 const verdict = judgeReports(logs);
 rmSync(logs, { recursive: true, force: true });
@@ -84,6 +88,14 @@ const fork = run(process.execPath, ['scripts/fork-check.mjs', '--asan', '50'], {
 if (fork.status !== 0 && fork.status !== 77) {
   console.error('memcheck: FAILED (fork-check under AddressSanitizer)');
   process.exit(1);
+}
+// The whole conformance suite on the ASan build, memory-safety cases included.
+if (addonFlag < 0) {
+  const conformance = run(process.execPath, [join(pkg, '../../tooling/conformance/bin/asan.mjs'), 'threadpool'], { stdio: 'inherit' });
+  if (conformance.status !== 0) {
+    console.error('memcheck: FAILED (the conformance suite under AddressSanitizer)');
+    process.exit(1);
+  }
 }
 console.log(
   `memcheck: passed in ${((Date.now() - started) / 1000).toFixed(1)} s: no memory error, no leak allocated by the addon ` +

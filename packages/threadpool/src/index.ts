@@ -5,35 +5,13 @@
  * plain synchronous system calls; completions come back to each context's
  * event loop in batches.  See README.md for the design.
  */
-import { constants } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { getSystemErrorName } from 'node:util';
-import {
-  AIO_FLAG_REFERENCES_LOCAL,
-  AioIoError,
-  AioUsageError,
-  type AioFile,
-  type AioHandle,
-  type AioMethod,
-  type AioMethodCapabilities,
-  type AioMethodContext,
-  type AioMethodFactory,
-  type AioMethodHost,
-  type AioOpenFlags,
-  type AioProbeResult,
-} from '@aio/core';
-import {
-  NativeMethod,
-  loadNativeBinding,
-  unavailableMethod,
-  type AioNativeBinding,
-  type AioNativeContext,
-  type NativeMethodSpec,
-} from '@aio/core/method';
+import { AioUsageError, type AioFile, type AioMethodFactory, type AioOpenFlags, type AioProbeResult } from '@aio/core';
+import { defineNativeMethod, ioViews, nativeCapabilities, nativeHandleFiles, nativeOption } from '@aio/core/method';
+import type { AioNativeBinding, NativeBindingLoad } from '@aio/core/method';
 
 /** The method's name, as in `AIO_METHOD=threadpool`. */
-export const methodName = 'threadpool';
+export const methodName = 'threadpool' as const;
 
 /** The most worker threads the pool runs (PostgreSQL's MAX_IO_WORKERS). */
 export const THREADPOOL_MAX_WORKERS = 32;
@@ -93,8 +71,42 @@ export interface ThreadpoolBinding extends AioNativeBinding {
   closeFile?(context: object, handle: number): number;
 }
 
-const ADDON_NAME = 'aio_threadpool';
-let loaded: { binding: ThreadpoolBinding } | { reason: string } | undefined;
+const OPTIONS = {
+  workers: nativeOption.integer(1, THREADPOOL_MAX_WORKERS),
+  queueSize: nativeOption.integer(1, THREADPOOL_MAX_QUEUE_SIZE),
+};
+
+const pool = defineNativeMethod<ThreadpoolBinding, typeof OPTIONS>({
+  name: methodName,
+  packageUrl: import.meta.url,
+  addon: 'aio_threadpool',
+  // The memcheck script's `--addon` runs a scratch build of the addon.
+  addonPathVariable: 'AIO_THREADPOOL_ADDON',
+  options: OPTIONS,
+  // The addon loads and a native thread starts.
+  probe: (binding) => binding.probe(),
+  describeProbe(result, binding, options) {
+    const workers = options.workers ?? workersFromEnvironmentSafe() ?? defaultWorkerCount();
+    return {
+      available: true,
+      reason: `native worker pool (${workers} threads, queue ${options.queueSize ?? THREADPOOL_DEFAULT_QUEUE_SIZE}); ${result.reason}`,
+      details: { workers, running: binding.poolInfo().threads, platform: process.platform },
+    };
+  },
+  context: (binding, options, context) => ({
+    // IO runs on the pool's threads (completesOnOtherThread), so IO on memory only the
+    // issuing thread may touch runs synchronously (PostgreSQL X14; defineNativeMethod's rule).
+    capabilities: capabilities(context.maxConcurrency),
+    options: { ...options, defaultWorkers: workersFromEnvironment() ?? defaultWorkerCount() },
+    // The core's synchronous path runs the workers' own code (executeSync), never node:fs.
+    executeSynchronously: (_native, handle) =>
+      binding.executeSync(handle.op, (handle.file as AioFile).fd, handle.offset, handle.length, ioViews(handle)),
+    // Windows: files are HANDLEs the addon opens (CreateFileW) and closes.
+    ...(binding.openFile !== undefined &&
+      binding.closeFile !== undefined &&
+      nativeHandleFiles(methodName, binding as Required<ThreadpoolBinding>)),
+  }),
+});
 
 /**
  * The addon, loaded once: `build/Release/` (`build/win32-x64/` on Windows,
@@ -102,19 +114,8 @@ let loaded: { binding: ThreadpoolBinding } | { reason: string } | undefined;
  * name any other build of it by path (the memcheck script's `--addon`, to
  * run a scratch build).
  */
-export function loadBinding(): { binding: ThreadpoolBinding } | { reason: string } {
-  if (loaded !== undefined) return loaded;
-  const override = process.env.AIO_THREADPOOL_ADDON;
-  if (override !== undefined && override !== '') {
-    try {
-      loaded = { binding: createRequire(import.meta.url)(override) as ThreadpoolBinding };
-    } catch (error) {
-      loaded = { reason: `addon failed to load from AIO_THREADPOOL_ADDON=${override}: ${(error as Error).message.split('\n')[0]}` };
-    }
-  } else {
-    loaded = loadNativeBinding<ThreadpoolBinding>(import.meta.url, ADDON_NAME);
-  }
-  return loaded;
+export function loadBinding(): NativeBindingLoad<ThreadpoolBinding> {
+  return pool.loadBinding();
 }
 
 /**
@@ -129,101 +130,13 @@ export function defaultWorkerCount(): number {
   return Math.min(THREADPOOL_MAX_WORKERS, Math.max(16, 4 * availableParallelism()));
 }
 
-function checkCount(value: unknown, name: string, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new AioUsageError('AIO_ERR_INVALID_OPTION', `${name} must be an integer from 1 to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** `AIO_THREADPOOL_WORKERS`, validated, or undefined when unset. */
 function workersFromEnvironment(): number | undefined {
   const text = process.env.AIO_THREADPOOL_WORKERS;
   if (text === undefined || text.trim() === '') return undefined;
-  return checkCount(Number(text), `AIO_THREADPOOL_WORKERS (${JSON.stringify(text)})`, THREADPOOL_MAX_WORKERS);
-}
-
-function checkThreadpoolOptions(options: unknown): ThreadpoolOptions {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) {
-    throw new AioUsageError('AIO_ERR_INVALID_OPTION', `threadpool options must be an object, got ${options === null ? 'null' : typeof options}`);
-  }
-  const record = options as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (key !== 'workers' && key !== 'queueSize') {
-      throw new AioUsageError('AIO_ERR_INVALID_OPTION', `unknown threadpool option ${JSON.stringify(key)} (known: workers, queueSize)`);
-    }
-  }
-  const result: ThreadpoolOptions = {};
-  if (record.workers !== undefined) result.workers = checkCount(record.workers, 'options.workers', THREADPOOL_MAX_WORKERS);
-  if (record.queueSize !== undefined) result.queueSize = checkCount(record.queueSize, 'options.queueSize', THREADPOOL_MAX_QUEUE_SIZE);
-  return result;
-}
-
-function capabilities(maxConcurrency: number): AioMethodCapabilities {
-  const windows = process.platform === 'win32';
-  return Object.freeze({
-    ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'] as const),
-    // POSIX: aio.open() opens with O_DIRECT where node:fs knows it; Windows: CreateFileW with FILE_FLAG_NO_BUFFERING.
-    direct: windows || constants.O_DIRECT !== undefined,
-    // POSIX: one preadv/pwritev per IO; Windows: one ReadFile/WriteFile per buffer.
-    vectored: !windows,
-    maxDepth: maxConcurrency,
-    completesOnOtherThread: true,
-    fileKind: windows ? 'win32-handle' : 'fd',
+  return OPTIONS.workers.check(Number(text), `AIO_THREADPOOL_WORKERS (${JSON.stringify(text)})`, (_problem, message) => {
+    throw new AioUsageError('AIO_ERR_INVALID_OPTION', message);
   });
-}
-
-/** Windows: CreateFileW through the addon; the context owns the HANDLE until closeFile. */
-function openWin32(binding: ThreadpoolBinding, context: AioNativeContext, path: string, flags: Required<AioOpenFlags>): number {
-  const handle = (binding.openFile as NonNullable<ThreadpoolBinding['openFile']>)(context, path, flags);
-  if (handle < 0) throw systemError(handle, 'open', path, `could not open file ${JSON.stringify(path)}`);
-  return handle;
-}
-
-/** Windows: CloseHandle through the addon (every file of a HANDLE method comes from openFile). */
-function closeWin32(binding: ThreadpoolBinding, context: AioNativeContext, file: AioFile): void {
-  const rc = (binding.closeFile as NonNullable<ThreadpoolBinding['closeFile']>)(context, file.fd);
-  if (rc < 0) throw systemError(rc, 'close', file.path, `could not close ${file.describe()}`);
-}
-
-/** The core's synchronous path runs the workers' own code (executeSync), never node:fs. */
-function executeNatively(binding: ThreadpoolBinding, handle: AioHandle): number {
-  const views = handle.buffer !== null ? [handle.buffer] : (handle.buffers ?? []);
-  return binding.executeSync(handle.op, (handle.file as AioFile).fd, handle.offset, handle.length, views);
-}
-
-function systemError(errno: number, syscall: string, path: string | undefined, detail: string): AioIoError {
-  let code: string;
-  try {
-    code = getSystemErrorName(errno);
-  } catch {
-    code = 'EIO';
-  }
-  return new AioIoError({ code, errno, syscall, path, target: `${syscall} of ${path ?? 'a file'}`, method: methodName, detail });
-}
-
-/**
- * The live probe: the addon loads and a native thread starts.  Never throws.
- */
-export function probe(options?: ThreadpoolOptions): AioProbeResult {
-  const addon = loadBinding();
-  if (!('binding' in addon)) return { available: false, reason: addon.reason, code: 'not-installed' };
-  let opts: ThreadpoolOptions;
-  try {
-    opts = checkThreadpoolOptions(options);
-  } catch (error) {
-    return { available: false, reason: (error as Error).message, code: 'invalid-option' };
-  }
-  const result = addon.binding.probe();
-  if (!result.available) return result;
-  const pool = addon.binding.poolInfo();
-  const workers = opts.workers ?? workersFromEnvironmentSafe() ?? defaultWorkerCount();
-  return {
-    available: true,
-    reason: `native worker pool (${workers} threads, queue ${opts.queueSize ?? THREADPOOL_DEFAULT_QUEUE_SIZE}); ${result.reason}`,
-    details: { workers, running: pool.threads, platform: process.platform },
-  };
 }
 
 function workersFromEnvironmentSafe(): number | undefined {
@@ -234,41 +147,32 @@ function workersFromEnvironmentSafe(): number | undefined {
   }
 }
 
+function capabilities(maxConcurrency: number) {
+  const windows = process.platform === 'win32';
+  // Direct I/O: O_DIRECT where node:fs knows it; Windows: CreateFileW with FILE_FLAG_NO_BUFFERING.
+  return nativeCapabilities({
+    // POSIX: one preadv/pwritev per IO; Windows: one ReadFile/WriteFile per buffer.
+    vectored: !windows,
+    maxDepth: maxConcurrency,
+    completesOnOtherThread: true,
+    fileKind: windows ? 'win32-handle' : 'fd',
+  });
+}
+
+/**
+ * The live probe: the addon loads and a native thread starts.  Never throws.
+ */
+export function probe(options?: ThreadpoolOptions): AioProbeResult {
+  return pool.probe(options);
+}
+
 /**
  * The threadpool method's factory.  Throws AioUsageError
  * ('AIO_ERR_INVALID_OPTION') for bad options at once; `create()` throws
  * AIO_ERR_METHOD_UNAVAILABLE when the addon is not there.
  */
 export function threadpool(options?: ThreadpoolOptions): AioMethodFactory {
-  const opts = checkThreadpoolOptions(options);
-  return {
-    name: methodName,
-    probe: () => probe(opts),
-    create(host: AioMethodHost, context: AioMethodContext): AioMethod {
-      const addon = loadBinding();
-      if (!('binding' in addon)) throw unavailableMethod(methodName, addon.reason);
-      const binding = addon.binding;
-      const spec: NativeMethodSpec = {
-        name: methodName,
-        capabilities: capabilities(context.maxConcurrency),
-        // A queued IO must never find its fd closed, or reused by another open.
-        waitOnFileBeforeClose: true,
-        // PostgreSQL X14: memory only the issuing thread may touch never goes to a worker.
-        needsSynchronousExecution: (handle) => (handle.flags & AIO_FLAG_REFERENCES_LOCAL) !== 0,
-        options: {
-          workers: opts.workers,
-          defaultWorkers: workersFromEnvironment() ?? defaultWorkerCount(),
-          queueSize: opts.queueSize,
-        },
-        executeSynchronously: (_native, handle) => executeNatively(binding, handle),
-        ...(binding.openFile !== undefined && {
-          openFile: (native, path, flags) => openWin32(binding, native, path, flags),
-          closeFile: (native, file) => closeWin32(binding, native, file),
-        }),
-      };
-      return new NativeMethod(binding, spec, host, context);
-    },
-  };
+  return pool.factory(options);
 }
 
 /** Alias of {@link threadpool}: every backend package exports `method`. */
@@ -276,7 +180,5 @@ export const method = threadpool;
 
 /** The process-wide pool's numbers (all zero before the first IO). */
 export function poolInfo(): ThreadpoolInfo {
-  const addon = loadBinding();
-  if (!('binding' in addon)) throw unavailableMethod(methodName, addon.reason);
-  return addon.binding.poolInfo();
+  return pool.requireBinding().poolInfo();
 }

@@ -10,8 +10,14 @@
 /* Runs on the JS thread when the thread-safe function is called. */
 static void cq_call_js(napi_env env, napi_value on_complete, void *context, void *data) {
   (void)data;
-  if (env == NULL || on_complete == NULL) return; /* the environment is shutting down */
+  if (env == NULL) return; /* the environment is shutting down */
   aio_completion_queue *q = (aio_completion_queue *)context;
+  if (q->owner.deliver != NULL) {
+    uint32_t count = aio_cq_drain(q);
+    if (count > 0) q->owner.deliver(q->owner.data, count);
+    return;
+  }
+  if (on_complete == NULL) return;
   uint32_t count = aio_cq_drain(q);
   if (count == 0) return; /* a blocking wait drained them first */
   napi_value argv[1], global, ignored;
@@ -20,8 +26,11 @@ static void cq_call_js(napi_env env, napi_value on_complete, void *context, void
   napi_call_function(env, global, on_complete, 1, argv, &ignored);
 }
 
-napi_status aio_cq_init(aio_completion_queue *q, napi_env env, uint32_t capacity, int32_t *table, napi_value on_complete, const char *name) {
+/* Both initialisers: `on_complete` NULL means `owner` delivers (see aio_cq_owner). */
+static napi_status cq_init(aio_completion_queue *q, napi_env env, uint32_t capacity, int32_t *table, napi_value on_complete,
+                           const aio_cq_owner *owner, const char *name) {
   memset(q, 0, sizeof *q);
+  if (owner != NULL) q->owner = *owner;
   q->items = (aio_completion *)calloc(capacity, sizeof(aio_completion));
   if (q->items == NULL) {
     napi_throw_error(env, "ENOMEM", "cannot allocate the completion queue");
@@ -46,11 +55,20 @@ napi_status aio_cq_init(aio_completion_queue *q, napi_env env, uint32_t capacity
   return napi_ok;
 }
 
+napi_status aio_cq_init(aio_completion_queue *q, napi_env env, uint32_t capacity, int32_t *table, napi_value on_complete, const char *name) {
+  return cq_init(q, env, capacity, table, on_complete, NULL, name);
+}
+
+napi_status aio_cq_init_owned(aio_completion_queue *q, napi_env env, uint32_t capacity, int32_t *table, const aio_cq_owner *owner, const char *name) {
+  return cq_init(q, env, capacity, table, NULL, owner, name);
+}
+
 void aio_cq_accepted(aio_completion_queue *q, uint32_t n) {
   q->inflight += n;
   if (q->inflight > 0 && !q->referenced) {
     napi_ref_threadsafe_function(q->env, q->wake);
     q->referenced = 1;
+    if (q->owner.busy != NULL) q->owner.busy(q->owner.data, 1);
   }
 }
 
@@ -87,6 +105,7 @@ uint32_t aio_cq_drain(aio_completion_queue *q) {
   if (q->inflight == 0 && q->referenced) {
     napi_unref_threadsafe_function(q->env, q->wake);
     q->referenced = 0;
+    if (q->owner.busy != NULL) q->owner.busy(q->owner.data, 0);
   }
   return count;
 }

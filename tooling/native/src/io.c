@@ -132,6 +132,13 @@ void aio_io_release(aio_io *io) {
   io->iov = io->inline_iov;
 }
 
+void aio_io_move(aio_io *to, aio_io *from) {
+  memcpy(to, from, sizeof *to);
+  if (from->iov == from->inline_iov) to->iov = to->inline_iov;
+  from->iov = from->inline_iov;
+  from->iovcnt = 0;
+}
+
 void *aio_typed_array_data(napi_env env, napi_value value, napi_typedarray_type type, size_t min_length, const char *what) {
   bool is_typed = false;
   napi_typedarray_type actual;

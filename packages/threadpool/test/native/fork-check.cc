@@ -66,6 +66,7 @@ const uint32_t kSlots = 8;
 
 struct test_context {
   tp_context pool;
+  aio_completion_queue cq; /* pool.cq points here */
   int32_t table[3 * kSlots];
   char buffers[kSlots][512];
   uint32_t generation;
@@ -73,7 +74,8 @@ struct test_context {
 
 void context_init(test_context *t) {
   memset(t, 0, sizeof *t);
-  aio_cq_init(&t->pool.cq, NULL, kSlots, t->table, NULL, "fork-check");
+  t->pool.cq = &t->cq;
+  aio_cq_init(&t->cq, NULL, kSlots, t->table, NULL, "fork-check");
   t->pool.capacity = kSlots;
   t->pool.requests = (tp_request *)calloc(kSlots, sizeof(tp_request));
   for (uint32_t i = 0; i < kSlots; i++) t->pool.requests[i].ctx = &t->pool;
@@ -82,7 +84,7 @@ void context_init(test_context *t) {
 
 void context_destroy(test_context *t) {
   tp_pool_unregister(&t->pool);
-  aio_cq_destroy(&t->pool.cq);
+  aio_cq_destroy(t->pool.cq);
   free(t->pool.requests);
 }
 
@@ -101,14 +103,14 @@ int32_t read_through_pool(test_context *t, int fd, uint32_t slot, uint64_t offse
   io.iov[0].base = t->buffers[slot];
   io.iov[0].len = 512;
   uint8_t outcome = TP_OUTCOME_PENDING;
-  aio_cq_accepted(&t->pool.cq, 1);
+  aio_cq_accepted(t->pool.cq, 1);
   tp_pool_submit(&t->pool, &io, 1, &outcome);
   if (outcome == TP_OUTCOME_FULL) {
-    aio_cq_push(&t->pool.cq, io.index, io.generation, tp_execute(&io));
+    aio_cq_push(t->pool.cq, io.index, io.generation, tp_execute(&io));
   } else if (outcome != TP_OUTCOME_QUEUED) {
     return -EINVAL;
   }
-  aio_cq_wait(&t->pool.cq, io.index, io.generation);
+  aio_cq_wait(t->pool.cq, io.index, io.generation);
   return t->table[2];
 }
 

@@ -34,6 +34,20 @@ typedef struct aio_completion {
   int32_t result;
 } aio_completion;
 
+/*
+ * An owner that takes the delivery itself (the C++ kit's aio::Context, see
+ * aio/kit.hh): the queue then holds no JavaScript function at all, so it
+ * never keeps a context alive; `deliver` runs on the JS thread after a
+ * drain filled `count` triples, and `busy` is told when the queue starts
+ * and stops keeping the event loop alive (IO in flight or not), so the
+ * owner can hold its JavaScript objects strongly exactly as long.
+ */
+typedef struct aio_cq_owner {
+  void *data;
+  void (*deliver)(void *data, uint32_t count);
+  void (*busy)(void *data, int busy);
+} aio_cq_owner;
+
 typedef struct aio_completion_queue {
   aio_mutex lock;           /* guards items, count, wake_pending */
   aio_cond pushed;          /* broadcast on every push, for aio_cq_wait */
@@ -47,6 +61,7 @@ typedef struct aio_completion_queue {
   int32_t *table;           /* the JS completion table: capacity triples */
   uint32_t inflight;        /* accepted and not yet drained */
   int referenced;           /* whether `wake` currently keeps the loop alive */
+  aio_cq_owner owner;       /* all NULL with aio_cq_init: `on_complete` is called instead */
 } aio_completion_queue;
 
 /*
@@ -55,6 +70,13 @@ typedef struct aio_completion_queue {
  * Returns napi_ok or throws.
  */
 napi_status aio_cq_init(aio_completion_queue *q, napi_env env, uint32_t capacity, int32_t *table, napi_value on_complete, const char *name);
+
+/*
+ * Like aio_cq_init, for an owner that delivers completions itself (see
+ * aio_cq_owner): the thread-safe function is created without a JavaScript
+ * function.  Returns napi_ok or throws.
+ */
+napi_status aio_cq_init_owned(aio_completion_queue *q, napi_env env, uint32_t capacity, int32_t *table, const aio_cq_owner *owner, const char *name);
 
 /* JS thread: `n` more IOs were accepted by the method. */
 void aio_cq_accepted(aio_completion_queue *q, uint32_t n);

@@ -97,6 +97,14 @@ int aio_decode_io(napi_env env, const double *words, napi_value views, uint32_t 
 void aio_io_release(aio_io *io);
 
 /*
+ * Moves a decoded IO from `from` into `to` (a method's slot for it): an
+ * inline buffer list moves into `to`'s own inline room, an allocated one
+ * becomes `to`'s to release.  `from` keeps its op, index and generation but
+ * no buffers, so releasing it afterwards frees nothing.
+ */
+void aio_io_move(aio_io *to, aio_io *from);
+
+/*
  * The data of a typed array of `type` with at least `min_length` elements,
  * or NULL after throwing a JS TypeError naming `what`.  Methods call it in
  * `create` for the submission words (Float64Array) and the completion table
