@@ -1,18 +1,18 @@
 /*
- * context.cc: the life of a context and the functions JavaScript calls
- * (the AioNativeBinding contract of packages/core/src/native-method.ts).
+ * context.cc: a posix_aio context on the kit (aio/kit.hh): its options,
+ * what it takes at Start and gives back at Quiesce, its counters, and the
+ * addon's two functions of its own (forgetFile, doorbell).
  *
- * Ownership.  A context is held by its JS external (released by the
- * external's finalizer) and by its environment's list (released by close()
- * or by the environment's cleanup hook); the memory is freed when both let
- * go.  Shutdown (reaper stopped, doorbell and lanes closed, completion
- * queue released) happens exactly once, at close() or at environment
- * teardown, and always waits until no aiocb of the context is left in the
- * OS's hands: their buffers are the JS buffers the core keeps alive until
- * then, and at teardown the JS heap is still there while cleanup hooks run.
- *
- * Every function checks what JavaScript passed and throws a TypeError or
- * RangeError with a code; none trusts it.
+ * The kit does the rest the same way for every backend: the context object
+ * (type-tagged, so a call with any other object throws instead of reading
+ * foreign memory), the reference to it that is strong only while IO is in
+ * flight (so an idle context that JavaScript drops is collected, and its
+ * finalizer closes it), the environment's cleanup hook, argument decoding
+ * and completion delivery.  What this file must keep true: Quiesce returns
+ * only once no aiocb of the context is left with the OS.  Their buffers
+ * are JavaScript memory that the core (and the kit's strong reference)
+ * keeps alive until then; at an environment teardown the kit's hook runs
+ * while the JS heap, and so every such buffer, is still there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,74 +26,7 @@
 
 namespace aio_posix {
 
-struct EnvData {
-  Context *head = nullptr; /* contexts not shut down yet */
-};
-
 namespace {
-
-const napi_type_tag kContextTag = {0x6b1f0c3e5a2d4e97ULL, 0x93c4e2a1d07b5f68ULL};
-
-napi_value Undefined(napi_env env) {
-  napi_value v;
-  napi_get_undefined(env, &v);
-  return v;
-}
-
-napi_value ThrowType(napi_env env, const char *message) {
-  napi_throw_type_error(env, "AIO_ERR_INVALID_TYPE", message);
-  return nullptr;
-}
-
-napi_value ThrowRange(napi_env env, const char *message) {
-  napi_throw_range_error(env, "AIO_ERR_OUT_OF_RANGE", message);
-  return nullptr;
-}
-
-/* Reads an integer argument in [min, max]; throws and returns false otherwise. */
-bool ReadInt(napi_env env, napi_value value, double min, double max, const char *what, int64_t *out) {
-  napi_valuetype type;
-  double d;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number || napi_get_value_double(env, value, &d) != napi_ok) {
-    char message[128];
-    snprintf(message, sizeof message, "%s must be a number", what);
-    ThrowType(env, message);
-    return false;
-  }
-  if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<int64_t>(d))) {
-    char message[160];
-    snprintf(message, sizeof message, "%s must be an integer from %.0f to %.0f", what, min, max);
-    ThrowRange(env, message);
-    return false;
-  }
-  *out = static_cast<int64_t>(d);
-  return true;
-}
-
-/* An optional integer property: absent or undefined keeps `*out`. */
-bool ReadIntOption(napi_env env, napi_value options, const char *key, int64_t min, int64_t max, int64_t *out) {
-  napi_value value;
-  napi_valuetype type;
-  if (napi_get_named_property(env, options, key, &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok) return false;
-  if (type == napi_undefined) return true;
-  char what[64];
-  snprintf(what, sizeof what, "options.%s", key);
-  return ReadInt(env, value, static_cast<double>(min), static_cast<double>(max), what, out);
-}
-
-bool ReadDoorbellOption(napi_env env, napi_value options, DoorbellMode *mode) {
-  napi_value value;
-  napi_valuetype type;
-  if (napi_get_named_property(env, options, "doorbell", &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok) return false;
-  if (type == napi_undefined) return true;
-  char name[16] = {};
-  size_t length = 0;
-  if (type != napi_string || napi_get_value_string_utf8(env, value, name, sizeof name, &length) != napi_ok || !ParseDoorbellMode(name, mode)) {
-    ThrowType(env, "options.doorbell must be 'cancel', 'pipe' or 'timeout'");
-    return false;
-  }
-  return true;
-}
 
 /* The defaults follow what each platform's aio is (see README.md, "Platforms"). */
 Options DefaultOptions() {
@@ -109,25 +42,29 @@ Options DefaultOptions() {
   return opt;
 }
 
-bool ParseOptions(napi_env env, napi_value options, Options *opt) {
-  napi_valuetype type;
-  if (napi_typeof(env, options, &type) != napi_ok || type != napi_object) {
-    ThrowType(env, "options must be an object");
+bool ReadDoorbellOption(Napi::Object options, DoorbellMode *mode) {
+  Napi::Value value = options.Get("doorbell");
+  if (options.Env().IsExceptionPending()) return false; /* a throwing getter */
+  if (value.IsUndefined()) return true;
+  if (!value.IsString() || !ParseDoorbellMode(value.As<Napi::String>().Utf8Value().c_str(), mode)) {
+    aio::ThrowTypeError(options.Env(), "options.doorbell must be 'cancel', 'pipe' or 'timeout'");
     return false;
   }
+  return true;
+}
+
+/* The backend's own options (the kit read maxConcurrency); false after throwing. */
+bool ReadOptions(const aio::ContextArgs &args, Options *opt) {
   *opt = DefaultOptions();
-  int64_t max_concurrency = -1, table = -1, lanes = opt->lanes, vectored = opt->max_vectored, poll = opt->poll_ms;
-  if (!ReadIntOption(env, options, "maxConcurrency", 1, 1024, &max_concurrency)) return false;
-  if (max_concurrency < 0) {
-    ThrowType(env, "options.maxConcurrency is required");
+  double table = 0, lanes = opt->lanes, vectored = opt->max_vectored, poll = opt->poll_ms;
+  if (!aio::ReadOption(args.options, "tableSize", 1, kMaxTableSize, "options.tableSize must be an integer from 1 to 2048", &table) ||
+      !aio::ReadOption(args.options, "lanes", 1, kMaxLanes, "options.lanes must be an integer from 1 to 64", &lanes) ||
+      !aio::ReadOption(args.options, "maxVectored", 1, kMaxVectoredLimit, "options.maxVectored must be an integer from 1 to 64", &vectored) ||
+      !aio::ReadOption(args.options, "pollMs", 1, 1000, "options.pollMs must be an integer from 1 to 1000", &poll) ||
+      !ReadDoorbellOption(args.options, &opt->doorbell)) {
     return false;
   }
-  if (!ReadIntOption(env, options, "tableSize", 1, kMaxTableSize, &table) || !ReadIntOption(env, options, "lanes", 1, kMaxLanes, &lanes) ||
-      !ReadIntOption(env, options, "maxVectored", 1, kMaxVectoredLimit, &vectored) ||
-      !ReadIntOption(env, options, "pollMs", 1, 1000, &poll) || !ReadDoorbellOption(env, options, &opt->doorbell)) {
-    return false;
-  }
-  opt->max_concurrency = static_cast<uint32_t>(max_concurrency);
+  opt->max_concurrency = args.capacity;
   /* Room for every handle's IO plus some split readv/writev pieces. */
   uint32_t table_size = table > 0 ? static_cast<uint32_t>(table) : opt->max_concurrency * 2;
   long os_max = sysconf(_SC_AIO_MAX);
@@ -137,6 +74,14 @@ bool ParseOptions(napi_env env, napi_value options, Options *opt) {
   opt->max_vectored = static_cast<uint32_t>(vectored);
   opt->poll_ms = static_cast<int>(poll);
   return true;
+}
+
+aio::Context *CreateContext(Napi::Env env, const aio::ContextArgs &args) {
+  Options opt;
+  if (!ReadOptions(args, &opt)) return nullptr;
+  Context *c = new (std::nothrow) Context(opt);
+  if (c == nullptr) aio::ThrowError(env, "ENOMEM", "cannot allocate a posix_aio context");
+  return c;
 }
 
 /* The slot table and the lists, allocated once so the IO path never allocates. */
@@ -158,305 +103,112 @@ bool AllocateTables(Context *c) {
   return true;
 }
 
-void Unlink(Context *c) {
-  if (c->env_data == nullptr) return;
-  for (Context **p = &c->env_data->head; *p != nullptr; p = &(*p)->next_in_env) {
-    if (*p == c) {
-      *p = c->next_in_env;
-      break;
-    }
-  }
-  c->env_data = nullptr;
-}
-
-/* Lets go of one owner's share; the last one frees the memory. */
-void Unown(Context *c) {
-  if (--c->owners > 0) return;
-  aio_cond_destroy(&c->wake);
-  aio_mutex_destroy(&c->lock);
-  free(c->slots);
-  delete c;
-}
-
-/*
- * Stops everything the context runs, once.  Returns after the reaper has
- * seen the last aiocb complete, so nothing of the OS refers to the context
- * or to a JS buffer any more.
- */
-void Shutdown(Context *c, bool cancel_inflight) {
-  if (c->shut_down) return;
-  c->shut_down = true;
-  StopReaper(c, cancel_inflight);
-  c->doorbell.Close();
-  c->lanes.CloseAll();
-  if (c->cq_ready) aio_cq_destroy(&c->cq);
-  c->cq_ready = false;
-  if (c->words_ref != nullptr) napi_delete_reference(c->env, c->words_ref);
-  if (c->table_ref != nullptr) napi_delete_reference(c->env, c->table_ref);
-  c->words_ref = c->table_ref = nullptr;
-}
-
-void FinalizeContext(napi_env env, void *data, void *hint) {
-  Context *c = static_cast<Context *>(data);
-  /* Normally closed already: while it is open the completion queue's
-     thread-safe function holds onComplete, which holds this external. */
-  if (!c->shut_down) {
-    Shutdown(c, true);
-    Unlink(c);
-    Unown(c);
-  }
-  Unown(c);
-}
-
-void CleanupEnv(void *arg) {
-  EnvData *d = static_cast<EnvData *>(arg);
-  while (d->head != nullptr) {
-    Context *c = d->head;
-    d->head = c->next_in_env;
-    c->env_data = nullptr;
-    Shutdown(c, true);
-    Unown(c);
-  }
-  /* No JavaScript runs after cleanup hooks, so nothing reads the instance data again. */
-  delete d;
-}
-
-/* The context behind a JS value, or nullptr after throwing. */
-Context *Unwrap(napi_env env, napi_value value) {
-  napi_valuetype type;
-  bool tagged = false;
-  void *data = nullptr;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
-      napi_check_object_type_tag(env, value, &kContextTag, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, value, &data) != napi_ok) {
-    ThrowType(env, "context must be a posix_aio context from create()");
-    return nullptr;
-  }
-  Context *c = static_cast<Context *>(data);
-  if (c->shut_down) {
-    napi_throw_error(env, "AIO_ERR_CLOSED", "the posix_aio context is closed");
-    return nullptr;
-  }
-  return c;
-}
-
-/* Reads `count` arguments; throws unless there are at least `count`. */
-bool Args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
-  size_t argc = count;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < count) {
-    napi_throw_type_error(env, "AIO_ERR_INVALID_TYPE", "missing arguments");
-    return false;
-  }
-  return true;
-}
-
-/* (context, index, generation), checked. */
-Context *IoArgs(napi_env env, napi_callback_info info, int32_t *index, uint32_t *generation) {
-  napi_value argv[3];
-  if (!Args(env, info, 3, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  int64_t i = 0, g = 0;
-  if (c == nullptr || !ReadInt(env, argv[1], 0, c->opt.max_concurrency - 1, "index", &i) ||
-      !ReadInt(env, argv[2], 0, 4294967295.0, "generation", &g)) {
-    return nullptr;
-  }
-  *index = static_cast<int32_t>(i);
-  *generation = static_cast<uint32_t>(g);
-  return c;
-}
-
-napi_value Number(napi_env env, double value) {
-  napi_value v;
-  napi_create_double(env, value, &v);
-  return v;
-}
-
-void Set(napi_env env, napi_value object, const char *key, double value) {
-  napi_set_named_property(env, object, key, Number(env, value));
-}
-
-/* Everything Create needs besides options; undoes itself on failure. */
-bool StartContext(napi_env env, Context *c, napi_value words, napi_value table, napi_value on_complete) {
-  void *table_data = aio_typed_array_data(env, table, napi_int32_array, 3 * c->opt.max_concurrency,
-                                          "completions must be an Int32Array of 3 * maxConcurrency elements");
-  if (table_data == nullptr) return false;
-  if (!AllocateTables(c)) {
-    napi_throw_error(env, "ENOMEM", "cannot allocate the posix_aio tables");
-    return false;
-  }
-  if (aio_cq_init(&c->cq, env, c->opt.max_concurrency, static_cast<int32_t *>(table_data), on_complete, "aio_posix_aio") != napi_ok) return false;
-  c->cq_ready = true;
-  napi_create_reference(env, words, 1, &c->words_ref);
-  napi_create_reference(env, table, 1, &c->table_ref);
-  c->doorbell.Open(c->opt.doorbell, c->opt.poll_ms, c->doorbell_note, sizeof c->doorbell_note);
-  int err = StartReaper(c);
-  if (err != 0) {
-    char message[128];
-    snprintf(message, sizeof message, "cannot start the posix_aio reaper thread: %s", strerror(err));
-    napi_throw_error(env, "AIO_ERR_NATIVE", message);
-    return false;
-  }
-  return true;
-}
+/* The open posix_aio context of a call's first argument (a missing one is undefined), or nullptr after throwing. */
+Context *ContextOf(const Napi::CallbackInfo &info) { return static_cast<Context *>(aio::UnwrapOpen(info[0], &kMethodOps)); }
 
 }  // namespace
 
-napi_value Create(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!Args(env, info, 4, argv)) return nullptr;
-  Options opt;
-  if (!ParseOptions(env, argv[0], &opt)) return nullptr;
-  void *words = aio_typed_array_data(env, argv[1], napi_float64_array, AIO_SUBMIT_MAX * AIO_SUBMIT_STRIDE,
-                                     "words must be a Float64Array of AIO_SUBMIT_MAX * AIO_SUBMIT_STRIDE elements");
-  napi_valuetype type;
-  if (words == nullptr) return nullptr;
-  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) return ThrowType(env, "onComplete must be a function");
-  EnvData *d = nullptr;
-  if (napi_get_instance_data(env, reinterpret_cast<void **>(&d)) != napi_ok || d == nullptr) {
-    napi_throw_error(env, "AIO_ERR_NATIVE", "the posix_aio addon is not initialised in this environment");
-    return nullptr;
+/* A random tag: no other addon's object passes for a posix_aio context. */
+const aio::MethodOps kMethodOps = {"posix_aio", {0x6b1f0c3e5a2d4e97ULL, 0x93c4e2a1d07b5f68ULL}, CreateContext};
+
+/* Freed by the kit after Quiesce (or after a failed Start): nothing runs any more. */
+Context::~Context() {
+  aio_cond_destroy(&wake);
+  aio_mutex_destroy(&lock);
+  free(slots);
+}
+
+bool Context::Start(const aio::ContextArgs &args) {
+  if (!AllocateTables(this)) {
+    aio::ThrowError(env(), "ENOMEM", "cannot allocate the posix_aio tables");
+    return false;
   }
-  Context *c = new (std::nothrow) Context();
-  if (c == nullptr) {
-    napi_throw_error(env, "ENOMEM", "cannot allocate a posix_aio context");
-    return nullptr;
+  if (!completions.Init(this, "aio:posix_aio")) return false;
+  doorbell.Open(opt.doorbell, opt.poll_ms, doorbell_note, sizeof doorbell_note);
+  int err = StartReaper(this);
+  if (err != 0) {
+    doorbell.Close();
+    completions.Destroy();
+    char message[128];
+    snprintf(message, sizeof message, "cannot start the posix_aio reaper thread: %s", strerror(err));
+    aio::ThrowError(env(), "AIO_ERR_NATIVE", message);
+    return false;
   }
-  c->env = env;
-  c->opt = opt;
-  c->words = static_cast<double *>(words);
-  aio_mutex_init(&c->lock);
-  aio_cond_init(&c->wake);
-  napi_value external;
-  if (!StartContext(env, c, argv[1], argv[2], argv[3]) ||
-      napi_create_external(env, c, FinalizeContext, nullptr, &external) != napi_ok) {
-    Shutdown(c, true);
-    c->owners = 1;
-    Unown(c);
-    return nullptr;
-  }
-  napi_type_tag_object(env, external, &kContextTag);
-  c->env_data = d;
-  c->next_in_env = d->head;
-  d->head = c;
-  return external;
+  return true;
 }
 
-napi_value Submit(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!Args(env, info, 3, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  int64_t count = 0;
-  bool is_array = false;
-  if (c == nullptr || !ReadInt(env, argv[1], 1, AIO_SUBMIT_MAX, "count", &count)) return nullptr;
-  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) return ThrowType(env, "views must be an array of ArrayBufferViews");
-  SubmitBatch(c, env, static_cast<uint32_t>(count), argv[2]);
-  return Undefined(env);
+/*
+ * Stops everything the context runs.  Returns after the reaper has seen the
+ * last aiocb complete, so nothing of the OS refers to the context or to a
+ * JS buffer any more.  At a teardown, what is still queued is cancelled and
+ * what runs is waited for; its completions are pushed but never delivered.
+ */
+void Context::Quiesce(bool teardown) {
+  StopReaper(this, teardown);
+  doorbell.Close();
+  lanes.CloseAll();
+  completions.Destroy();
 }
 
-napi_value Poll(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!Args(env, info, 1, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  if (c == nullptr) return nullptr;
-  return Number(env, aio_cq_drain(&c->cq));
+void Context::Stats(Napi::Object stats) {
+  aio_mutex_lock(&lock);
+  Counters counts = n;
+  LaneStats lane = lanes.stats();
+  DoorbellStats bell = doorbell.stats();
+  double in_flight = static_cast<double>(inflight.size());
+  double mode = static_cast<double>(static_cast<int32_t>(doorbell.mode()));
+  aio_mutex_unlock(&lock);
+  aio::SetCounters(stats, {
+                              {"iosAccepted", double(counts.ios_accepted)},
+                              {"iosCompleted", double(counts.ios_completed)},
+                              {"aiocbsQueued", double(counts.aiocbs_queued)},
+                              {"aiocbsInFlight", in_flight},
+                              {"tableSize", double(nslots)},
+                              {"lioListioCalls", double(counts.lio_calls)},
+                              {"singleCalls", double(counts.single_calls)},
+                              {"aioFsyncCalls", double(counts.fsync_calls)},
+                              {"queueFull", double(counts.queue_full)},
+                              {"eagain", double(counts.eagain)},
+                              {"unsupported", double(counts.unsupported)},
+                              {"vectoredSplit", double(counts.vectored_split)},
+                              {"splitPiecesRunSync", double(counts.members_sync)},
+                              {"cancelRequests", double(counts.cancel_requests)},
+                              {"canceled", double(counts.canceled)},
+                              {"reaperWakeups", double(counts.suspends)},
+                              {"reaperIdleWaits", double(counts.idle_waits)},
+                              {"doorbellRings", double(bell.rings)},
+                              {"doorbellFallbacks", double(bell.rearm_failed)},
+                              {"doorbellMode", mode},
+                              {"lanesMax", double(opt.lanes)},
+                              {"lanesOpened", double(lane.opened)},
+                              {"lanesOpen", double(lane.open_now)},
+                              {"laneDupFailed", double(lane.dup_failed)},
+                          });
 }
 
-/* wait and cancel: (context, index, generation) → a number from `fn`. */
-static napi_value OnIo(napi_env env, napi_callback_info info, double (*fn)(Context *, int32_t, uint32_t)) {
-  int32_t index;
-  uint32_t generation;
-  Context *c = IoArgs(env, info, &index, &generation);
-  return c == nullptr ? nullptr : Number(env, fn(c, index, generation));
-}
-
-napi_value Wait(napi_env env, napi_callback_info info) {
-  return OnIo(env, info, [](Context *c, int32_t index, uint32_t generation) -> double { return WaitIo(c, index, generation); });
-}
-
-napi_value Cancel(napi_env env, napi_callback_info info) {
-  return OnIo(env, info, [](Context *c, int32_t index, uint32_t generation) -> double { return CancelIo(c, index, generation); });
-}
-
-napi_value ForgetFile(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!Args(env, info, 2, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  int64_t fd = 0;
-  if (c == nullptr || !ReadInt(env, argv[1], -1, 2147483647.0, "fd", &fd)) return nullptr;
+/* forgetFile(context, fd): the core is closing the file; its lanes (dups) go. */
+Napi::Value ForgetFile(const Napi::CallbackInfo &info) {
+  Context *c = ContextOf(info);
+  double fd = 0;
+  if (c == nullptr || !aio::ReadInteger(info[1], -1, 2147483647.0, "fd must be an integer from -1 to 2^31-1", &fd)) return Napi::Value();
   aio_mutex_lock(&c->lock);
   c->lanes.Forget(static_cast<int>(fd));
   aio_mutex_unlock(&c->lock);
-  return Undefined(env);
+  return Napi::Value();
 }
 
-napi_value Stats(napi_env env, napi_callback_info info) {
-  napi_value argv[1], out;
-  if (!Args(env, info, 1, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  if (c == nullptr) return nullptr;
+/* doorbell(context): the mode in use, and why a stronger one was refused. */
+Napi::Value DoorbellInfo(const Napi::CallbackInfo &info) {
+  Context *c = ContextOf(info);
+  if (c == nullptr) return Napi::Value();
+  Napi::Env env = info.Env();
   aio_mutex_lock(&c->lock);
-  Counters n = c->n;
-  LaneStats lanes = c->lanes.stats();
-  DoorbellStats bell = c->doorbell.stats();
-  double inflight = static_cast<double>(c->inflight.size());
-  double mode = static_cast<double>(static_cast<int32_t>(c->doorbell.mode()));
+  DoorbellMode mode = c->doorbell.mode();
   aio_mutex_unlock(&c->lock);
-  napi_create_object(env, &out);
-  const struct {
-    const char *key;
-    double value;
-  } rows[] = {
-      {"iosAccepted", double(n.ios_accepted)},     {"iosCompleted", double(n.ios_completed)},
-      {"aiocbsQueued", double(n.aiocbs_queued)},   {"aiocbsInFlight", inflight},
-      {"tableSize", double(c->nslots)},            {"lioListioCalls", double(n.lio_calls)},
-      {"singleCalls", double(n.single_calls)},     {"aioFsyncCalls", double(n.fsync_calls)},
-      {"queueFull", double(n.queue_full)},         {"eagain", double(n.eagain)},
-      {"unsupported", double(n.unsupported)},      {"vectoredSplit", double(n.vectored_split)},
-      {"splitPiecesRunSync", double(n.members_sync)}, {"cancelRequests", double(n.cancel_requests)},
-      {"canceled", double(n.canceled)},            {"reaperWakeups", double(n.suspends)},
-      {"reaperIdleWaits", double(n.idle_waits)},   {"doorbellRings", double(bell.rings)},
-      {"doorbellFallbacks", double(bell.rearm_failed)}, {"doorbellMode", mode},
-      {"lanesMax", double(c->opt.lanes)},          {"lanesOpened", double(lanes.opened)},
-      {"lanesOpen", double(lanes.open_now)},       {"laneDupFailed", double(lanes.dup_failed)},
-  };
-  for (const auto &row : rows) Set(env, out, row.key, row.value);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("mode", Napi::String::New(env, DoorbellModeName(mode)));
+  out.Set("note", Napi::String::New(env, c->doorbell_note)); /* written once, at Start */
   return out;
-}
-
-napi_value Close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!Args(env, info, 1, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  if (c == nullptr) return nullptr;
-  Shutdown(c, false);
-  Unlink(c);
-  Unown(c);
-  return Undefined(env);
-}
-
-napi_value DoorbellInfo(napi_env env, napi_callback_info info) {
-  napi_value argv[1], out, mode, note;
-  if (!Args(env, info, 1, argv)) return nullptr;
-  Context *c = Unwrap(env, argv[0]);
-  if (c == nullptr) return nullptr;
-  aio_mutex_lock(&c->lock);
-  napi_create_string_utf8(env, DoorbellModeName(c->doorbell.mode()), NAPI_AUTO_LENGTH, &mode);
-  napi_create_string_utf8(env, c->doorbell_note, NAPI_AUTO_LENGTH, &note);
-  aio_mutex_unlock(&c->lock);
-  napi_create_object(env, &out);
-  napi_set_named_property(env, out, "mode", mode);
-  napi_set_named_property(env, out, "note", note);
-  return out;
-}
-
-napi_status InitEnv(napi_env env) {
-  EnvData *d = new (std::nothrow) EnvData();
-  if (d == nullptr) return napi_generic_failure;
-  /* No finalizer: CleanupEnv frees it, after shutting the contexts down. */
-  napi_status status = napi_set_instance_data(env, d, nullptr, nullptr);
-  if (status == napi_ok) status = napi_add_env_cleanup_hook(env, CleanupEnv, d);
-  if (status != napi_ok) delete d;
-  return status;
 }
 
 }  // namespace aio_posix

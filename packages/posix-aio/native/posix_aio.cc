@@ -19,7 +19,7 @@ namespace {
 
 /* One IO of the batch being submitted. */
 struct Plan {
-  aio_io io;
+  aio_io *io;          /* decoded by the kit; moved into the head slot once accepted */
   int32_t head;        /* its head slot, or -1 once a disposition is decided */
   int32_t disposition; /* enum aio_disposition */
 };
@@ -92,8 +92,7 @@ int32_t TakeSlots(Context *c, Plan *plan, LaneSet *set, uint32_t members) {
     prev = id;
   }
   Slot &h = c->slots[head];
-  h.io = plan->io;
-  if (plan->io.iov == plan->io.inline_iov) h.io.iov = h.io.inline_iov; /* the vector moved with it */
+  aio_io_move(&h.io, plan->io); /* the head slot owns the buffer list now */
   h.members = members;
   h.pending = members;
   return head;
@@ -101,7 +100,7 @@ int32_t TakeSlots(Context *c, Plan *plan, LaneSet *set, uint32_t members) {
 
 /* Under the lock: gives the IO its slots and lane, or decides its disposition. */
 void Allocate(Context *c, Plan *plan, Tally *t) {
-  const aio_io &io = plan->io;
+  const aio_io &io = *plan->io;
   LaneSet *set = io.file >= 0 && io.file <= INT_MAX ? c->lanes.Get(static_cast<int>(io.file)) : nullptr;
   uint32_t members = set != nullptr ? MembersFor(io, set, c->opt.max_vectored) : 0;
   if (c->head_of[io.index] >= 0) members = 0; /* the handle has an IO in flight: not from the core */
@@ -117,7 +116,7 @@ void Allocate(Context *c, Plan *plan, Tally *t) {
     if (members > 1) t->split++;
     return;
   }
-  aio_io_release(&plan->io);
+  aio_io_release(plan->io);
 }
 
 /* Fills the aiocbs of one IO (no lock: the reaper ignores kFilling slots). */
@@ -287,51 +286,63 @@ void ReleaseSlot(Context *c, int32_t id) {
   c->free_slots.push_back(id); /* capacity reserved for the whole table */
 }
 
-void SubmitBatch(Context *c, napi_env env, uint32_t count, napi_value views) {
-  Plan plans[AIO_SUBMIT_MAX];
-  Tally t;
-  /* Decode on the JS thread (Node-API), outside the lock. */
-  for (uint32_t i = 0; i < count; i++) {
-    plans[i].head = -1;
-    plans[i].disposition = AIO_DISPOSITION_UNSUPPORTED;
-    int err = aio_decode_io(env, c->words, views, i, &plans[i].io);
-    bool valid = err == 0 && plans[i].io.index >= 0 && static_cast<uint32_t>(plans[i].io.index) < c->opt.max_concurrency;
-    if (err == 0 && !valid) aio_io_release(&plans[i].io);
-    if (!valid && err == -ENOMEM) t.eagain++;
-    else if (!valid) t.unsupported++;
-    if (!valid) plans[i].disposition = err == -ENOMEM ? AIO_DISPOSITION_EAGAIN : AIO_DISPOSITION_UNSUPPORTED;
-    if (!valid) plans[i].io.op = AIO_OP_INVALID; /* marks "not decoded" for Allocate below */
-  }
+namespace {
+
+/* Under the lock: slots and a lane for each valid IO of the batch, or its disposition. */
+void AllocateBatch(Context *c, aio::SubmitBatch &batch, Plan *plans, Tally *t) {
   aio_mutex_lock(&c->lock);
-  for (uint32_t i = 0; i < count; i++) {
-    if (plans[i].io.op != AIO_OP_INVALID) Allocate(c, &plans[i], &t);
+  for (uint32_t i = 0; i < batch.count; i++) {
+    plans[i] = {&batch.ios[i], -1, AIO_DISPOSITION_UNSUPPORTED};
+    if (batch.valid[i]) Allocate(c, &plans[i], t);
   }
   aio_mutex_unlock(&c->lock);
+}
 
-  /* Fill and queue without the lock: the reaper ignores these slots until published. */
+/* Without the lock (the reaper ignores these slots until published): fills the aiocbs and hands them to the OS. */
+void QueueBatch(Context *c, const Plan *plans, uint32_t count, Tally *t) {
   c->submit_list.clear();
   for (uint32_t i = 0; i < count; i++) {
     if (plans[i].head < 0) continue;
     FillAiocbs(c, plans[i].head);
-    if (IsSync(plans[i].io.op)) continue;
+    if (IsSync(plans[i].io->op)) continue;
     for (int32_t id = plans[i].head; id >= 0; id = c->slots[id].next) c->submit_list.push_back(&c->slots[id].cb);
   }
-  if (!c->submit_list.empty()) QueueReadWrite(c->submit_list, &t);
+  if (!c->submit_list.empty()) QueueReadWrite(c->submit_list, t);
   for (uint32_t i = 0; i < count; i++) {
-    if (plans[i].head >= 0 && IsSync(plans[i].io.op)) QueueSync(&c->slots[plans[i].head], plans[i].io.op, &t);
+    if (plans[i].head >= 0 && IsSync(plans[i].io->op)) QueueSync(&c->slots[plans[i].head], plans[i].io->op, t);
   }
+}
 
+/* Under the lock: what the OS took goes to the reaper, the rest back to the core.  Returns how many IOs were accepted. */
+uint32_t PublishBatch(Context *c, Plan *plans, uint32_t count, Tally *t) {
   uint32_t accepted = 0;
   aio_mutex_lock(&c->lock);
   for (uint32_t i = 0; i < count; i++) {
-    if (plans[i].head >= 0 && PublishIo(c, &plans[i], &t)) accepted++;
+    if (plans[i].head >= 0 && PublishIo(c, &plans[i], t)) accepted++;
   }
-  AddTally(&c->n, t);
+  AddTally(&c->n, *t);
   c->n.ios_accepted += accepted;
   if (accepted > 0) WakeReaper(c);
   aio_mutex_unlock(&c->lock);
-  for (uint32_t i = 0; i < count; i++) c->words[i * AIO_SUBMIT_STRIDE + 9] = plans[i].disposition;
-  if (accepted > 0) aio_cq_accepted(&c->cq, accepted);
+  return accepted;
+}
+
+}  // namespace
+
+uint32_t Context::Submit(aio::SubmitBatch &batch) {
+  Plan plans[AIO_SUBMIT_MAX];
+  Tally t;
+  /* The kit decoded the batch on the JS thread and set the disposition of
+     every IO it could not decode (UNSUPPORTED: the core runs it). */
+  t.unsupported = batch.invalid;
+  AllocateBatch(this, batch, plans, &t);
+  QueueBatch(this, plans, batch.count, &t);
+  uint32_t accepted = PublishBatch(this, plans, batch.count, &t);
+  for (uint32_t i = 0; i < batch.count; i++) {
+    if (batch.valid[i]) SetDisposition(i, static_cast<enum aio_disposition>(plans[i].disposition));
+  }
+  /* The kit counts the accepted IOs in flight before any completion is delivered. */
+  return accepted;
 }
 
 /*
@@ -359,11 +370,12 @@ void FinishIo(Context *c, int32_t head) {
   FreeIo(c, head);
   c->n.ios_completed++;
   /* Pushed under the lock, so an IO is always either in the table or in
-     the queue: WaitIo relies on that. */
-  aio_cq_push(&c->cq, index, generation, result);
+     the queue: Wait relies on that. */
+  c->completions.Push(index, generation, result);
 }
 
-int32_t CancelIo(Context *c, int32_t index, uint32_t generation) {
+uint32_t Context::Cancel(uint32_t index, uint32_t generation) {
+  Context *c = this;
   int32_t members[kMaxVectoredLimit];
   uint32_t count = 0, canceled = 0;
   aio_mutex_lock(&c->lock);
@@ -388,23 +400,17 @@ int32_t CancelIo(Context *c, int32_t index, uint32_t generation) {
   return canceled == count ? 0 : 1;
 }
 
-static bool QueuedInCq(aio_completion_queue *q, int32_t index, uint32_t generation) {
-  bool found = false;
-  aio_mutex_lock(&q->lock);
-  for (uint32_t i = 0; i < q->count && !found; i++) found = q->items[i].index == index && q->items[i].generation == generation;
-  aio_mutex_unlock(&q->lock);
-  return found;
-}
-
-uint32_t WaitIo(Context *c, int32_t index, uint32_t generation) {
-  aio_mutex_lock(&c->lock);
-  int32_t head = c->head_of[index];
-  bool known = (head >= 0 && c->slots[head].io.generation == generation) || QueuedInCq(&c->cq, index, generation);
-  aio_mutex_unlock(&c->lock);
-  /* An IO that is neither in flight nor queued was delivered already (or
-     never existed): waiting for it would block forever. */
-  if (!known) return aio_cq_drain(&c->cq);
-  return aio_cq_wait(&c->cq, index, generation);
+/* What wait() blocks on: the IO is in flight (it has a head slot) or was
+   finished and not drained yet.  Both are checked under the lock, which the
+   reaper holds while it clears the head and pushes, so no IO slips between
+   them.  An IO that is neither was delivered already (or never existed):
+   the kit drains instead of blocking for ever. */
+bool Context::Holds(uint32_t index, uint32_t generation) {
+  aio_mutex_lock(&lock);
+  int32_t head = head_of[index];
+  bool held = (head >= 0 && slots[head].io.generation == generation) || completions.Contains(index, generation);
+  aio_mutex_unlock(&lock);
+  return held;
 }
 
 }  // namespace aio_posix

@@ -15,20 +15,19 @@
  * - Everything else (slot states, the in-flight list, the free list, lanes,
  *   the doorbell, the reaper state, counters) is guarded by `lock`.
  * - Lock order: `lock`, then glibc's aio mutex (aio_* calls), then the
- *   completion queue's lock (aio_cq_push).  The reaper never holds `lock`
- *   while it sleeps in aio_suspend.
+ *   completion queue's lock (ThreadCompletions::Push).  The reaper never
+ *   holds `lock` while it sleeps in aio_suspend.
  */
 #ifndef AIO_POSIX_AIO_H
 #define AIO_POSIX_AIO_H
 
 #include <aio.h>
-#include <node_api.h>
 #include <stdint.h>
 
 #include <vector>
 
-#include "aio/completions.h"
 #include "aio/io.h"
+#include "aio/kit.hh"
 #include "aio/platform.h"
 #include "doorbell.h"
 #include "lanes.h"
@@ -51,8 +50,9 @@ enum class SlotState : uint8_t {
 /*
  * One aiocb.  An IO is one slot, or for a readv/writev one slot per buffer
  * (a "group"), linked in buffer order from the head slot, which also holds
- * the decoded IO.  The aiocb's buffer is the caller's JS memory: the core
- * keeps it referenced from the handle until the completion is processed.
+ * the decoded IO.  The aiocb's buffer is JavaScript memory that cannot be
+ * detached: the core keeps it referenced from the handle until the
+ * completion is processed (see Context below).
  */
 struct Slot {
   struct aiocb cb;
@@ -105,25 +105,41 @@ struct Counters {
   uint64_t idle_waits = 0;        /* times the reaper went idle */
 };
 
-struct EnvData;
+/*
+ * A posix_aio context on the kit (aio/kit.hh).  The kit owns its lifecycle:
+ * the type-tagged context object that JavaScript holds, the reference to it
+ * that is strong only while IO is in flight, the environment's cleanup
+ * hook, the finalizer, argument decoding and the delivery of completions
+ * (`completions`, woken once per batch).  This class is the mechanism:
+ * submit (posix_aio.cc), reap (reaper.cc), wait, cancel, and Quiesce, which
+ * stops the reaper only once no aiocb of the context is left with the OS.
+ *
+ * Pinned resources: the aiocb table, lanes, doorbell and reaper belong to
+ * the context from Start until Quiesce.  The buffers of IO in flight are
+ * JavaScript memory that cannot be detached (the core passes a detachable
+ * buffer's IO through its own bounce memory), held from the core's handle,
+ * and the kit holds the whole context object strongly, until the completion
+ * is delivered.
+ */
+class Context final : public aio::ThreadContext {
+ public:
+  explicit Context(const Options &options) : opt(options) {
+    aio_mutex_init(&lock);
+    aio_cond_init(&wake);
+  }
+  ~Context() override;
 
-struct Context {
-  napi_env env = nullptr;
-  EnvData *env_data = nullptr;
-  Context *next_in_env = nullptr;
-  /* Held by: the JS external and the environment's list.  Freed at zero. */
-  int owners = 2;
-  bool shut_down = false;
+  /* poll() and wait() are the kit's (aio::ThreadContext); a finished IO
+     goes into `completions` (from the reaper thread, or from the JS thread
+     for an IO refused in pieces). */
+  bool Start(const aio::ContextArgs &args) override;
+  uint32_t Submit(aio::SubmitBatch &batch) override;
+  bool Holds(uint32_t index, uint32_t generation) override;
+  uint32_t Cancel(uint32_t index, uint32_t generation) override;
+  void Stats(Napi::Object stats) override;
+  void Quiesce(bool teardown) override;
 
-  /* The submission words and the completion table: JS typed arrays,
-     referenced (so their memory stays put) until shutdown. */
-  napi_ref words_ref = nullptr;
-  napi_ref table_ref = nullptr;
-  double *words = nullptr;
-  aio_completion_queue cq = {};
-  bool cq_ready = false;
-
-  Options opt;
+  const Options opt;
   aio_mutex lock;
   aio_cond wake;               /* signalled when an idle reaper has work or must stop */
   Slot *slots = nullptr;
@@ -145,9 +161,6 @@ struct Context {
 };
 
 /* posix_aio.cc: the IO path. */
-void SubmitBatch(Context *c, napi_env env, uint32_t count, napi_value views);
-int32_t CancelIo(Context *c, int32_t index, uint32_t generation);
-uint32_t WaitIo(Context *c, int32_t index, uint32_t generation);
 void FinishIo(Context *c, int32_t head);
 void ReleaseSlot(Context *c, int32_t id);
 
@@ -158,22 +171,14 @@ void WakeReaper(Context *c);
 
 /* probe.cc: the live probe and the process-wide aio configuration. */
 void ConfigureProcess();
-napi_value Probe(napi_env env, napi_callback_info info);
-napi_value ProcessConfig(napi_env env);
+Napi::Value Probe(const Napi::CallbackInfo &info);
 
-/* The JS functions (posix_aio.cc). */
-napi_value Create(napi_env env, napi_callback_info info);
-napi_value Submit(napi_env env, napi_callback_info info);
-napi_value Poll(napi_env env, napi_callback_info info);
-napi_value Wait(napi_env env, napi_callback_info info);
-napi_value Cancel(napi_env env, napi_callback_info info);
-napi_value Stats(napi_env env, napi_callback_info info);
-napi_value Close(napi_env env, napi_callback_info info);
-napi_value ForgetFile(napi_env env, napi_callback_info info);
-napi_value DoorbellInfo(napi_env env, napi_callback_info info);
+/* context.cc: the kit's description of the method (name, type tag, create). */
+extern const aio::MethodOps kMethodOps;
 
-/* Per-environment state (instance data): the contexts to shut down at exit. */
-napi_status InitEnv(napi_env env);
+/* context.cc: the addon's own functions beside the kit's. */
+Napi::Value ForgetFile(const Napi::CallbackInfo &info);
+Napi::Value DoorbellInfo(const Napi::CallbackInfo &info);
 
 }  // namespace aio_posix
 

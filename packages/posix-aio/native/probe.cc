@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <new>
+#include <string>
 
 #ifdef __GLIBC__
 #include <gnu/libc-version.h>
@@ -164,58 +165,41 @@ int RunProbe(int fd, ProbeIo *p, const char **step) {
   return full && memcmp(p->written, p->read_back, sizeof p->written) == 0 ? 0 : EIO;
 }
 
-napi_value String(napi_env env, const char *text) {
-  napi_value v;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
-  return v;
-}
-
-void SetNumber(napi_env env, napi_value object, const char *key, double value) {
-  napi_value v;
-  napi_create_double(env, value, &v);
-  napi_set_named_property(env, object, key, v);
-}
-
 /* Where to make the probe file: options.tmpdir, else /tmp. */
-void ProbeDir(napi_env env, napi_callback_info info, char *dir, size_t size) {
-  snprintf(dir, size, "/tmp");
-  size_t argc = 1;
-  napi_value argv[1], value;
-  napi_valuetype type;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1) return;
-  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_object) return;
-  if (napi_get_named_property(env, argv[0], "tmpdir", &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok || type != napi_string) return;
-  size_t length = 0;
-  napi_get_value_string_utf8(env, value, dir, size, &length);
+std::string ProbeDir(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsObject()) return "/tmp";
+  Napi::Value dir = info[0].As<Napi::Object>().Get("tmpdir");
+  if (info.Env().IsExceptionPending()) info.Env().GetAndClearPendingException(); /* never throws */
+  return dir.IsString() ? dir.As<Napi::String>().Utf8Value() : "/tmp";
+}
+
+/* What the process-wide aio configuration is (the probe's details). */
+Napi::Object ProcessConfig(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+#ifdef __GLIBC__
+  char libc[64];
+  snprintf(libc, sizeof libc, "glibc %s", gnu_get_libc_version());
+  out.Set("libc", Napi::String::New(env, libc));
+  aio::SetCounters(out, {{"aioThreads", double(g_settings.aio_threads)},
+                         {"aioNum", double(g_settings.aio_num)},
+                         {"aioIdleTime", double(g_settings.aio_idle_time)}});
+#else
+  out.Set("libc", Napi::String::New(env, "system"));
+#endif
+  aio::SetCounters(out, {{"aioMax", double(sysconf(_SC_AIO_MAX))}, {"aioListioMax", double(sysconf(_SC_AIO_LISTIO_MAX))}});
+  out.Set("anchorError", Napi::String::New(env, DoorbellProcessError()));
+  return out;
 }
 
 }  // namespace
 
 void ConfigureProcess() { pthread_once(&g_configure_once, ConfigureOnce); }
 
-napi_value ProcessConfig(napi_env env) {
-  napi_value out;
-  napi_create_object(env, &out);
-#ifdef __GLIBC__
-  char libc[64];
-  snprintf(libc, sizeof libc, "glibc %s", gnu_get_libc_version());
-  napi_set_named_property(env, out, "libc", String(env, libc));
-  SetNumber(env, out, "aioThreads", g_settings.aio_threads);
-  SetNumber(env, out, "aioNum", g_settings.aio_num);
-  SetNumber(env, out, "aioIdleTime", g_settings.aio_idle_time);
-#else
-  napi_set_named_property(env, out, "libc", String(env, "system"));
-#endif
-  SetNumber(env, out, "aioMax", static_cast<double>(sysconf(_SC_AIO_MAX)));
-  SetNumber(env, out, "aioListioMax", static_cast<double>(sysconf(_SC_AIO_LISTIO_MAX)));
-  napi_set_named_property(env, out, "anchorError", String(env, DoorbellProcessError()));
-  return out;
-}
-
-napi_value Probe(napi_env env, napi_callback_info info) {
-  char dir[PATH_MAX], path[PATH_MAX + 32], reason[PATH_MAX + 256];
-  ProbeDir(env, info, dir, sizeof dir);
-  snprintf(path, sizeof path, "%s/.aio-posix-probe-XXXXXX", dir);
+Napi::Value Probe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string dir = ProbeDir(info);
+  char path[PATH_MAX + 32], reason[PATH_MAX + 256];
+  snprintf(path, sizeof path, "%s/.aio-posix-probe-XXXXXX", dir.c_str());
   const char *step = "mkstemp";
   int err = 0;
   int fd = mkstemp(path);
@@ -228,16 +212,14 @@ napi_value Probe(napi_env env, napi_callback_info info) {
     if (err != ETIMEDOUT) delete p; /* a timed-out IO may still write into it */
     if (err != ETIMEDOUT) close(fd);
   }
-  if (err == 0) snprintf(reason, sizeof reason, "POSIX aio works: aio_write, aio_fsync and lio_listio round trip on %s", dir);
+  if (err == 0) snprintf(reason, sizeof reason, "POSIX aio works: aio_write, aio_fsync and lio_listio round trip on %s", dir.c_str());
   else if (err == ENOSYS) snprintf(reason, sizeof reason, "ENOSYS: POSIX aio is not implemented here (%s)", step);
-  else snprintf(reason, sizeof reason, "%s: %s failed in the probe (%s, in %s)", ErrnoName(err), step, strerror(err), dir);
-  napi_value out, available;
-  napi_create_object(env, &out);
-  napi_get_boolean(env, err == 0, &available);
-  napi_set_named_property(env, out, "available", available);
-  napi_set_named_property(env, out, "reason", String(env, reason));
-  if (err != 0) napi_set_named_property(env, out, "code", String(env, ErrnoName(err)));
-  napi_set_named_property(env, out, "details", ProcessConfig(env));
+  else snprintf(reason, sizeof reason, "%s: %s failed in the probe (%s, in %s)", ErrnoName(err), step, strerror(err), dir.c_str());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("available", Napi::Boolean::New(env, err == 0));
+  out.Set("reason", Napi::String::New(env, reason));
+  if (err != 0) out.Set("code", Napi::String::New(env, ErrnoName(err)));
+  out.Set("details", ProcessConfig(env));
   return out;
 }
 

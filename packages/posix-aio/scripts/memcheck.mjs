@@ -9,6 +9,8 @@
 //     An object of ours still reachable only from such a record is reported
 //     as an indirect leak with our frame #1, so it is still caught.
 //   - a workload that did not print its success line.
+// Then the whole conformance suite for posix_aio runs on the ASan build
+// (tooling/conformance/bin/asan.mjs), memory-safety cases included.
 // Usage: node scripts/memcheck.mjs [workload.mjs]   (exit 0 = clean)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,7 +28,8 @@ if (!existsSync(new URL('../build/asan/aio_posix_aio.node', import.meta.url))) {
   process.exit(2);
 }
 
-const child = spawnSync(process.execPath, [workload], {
+// --expose-gc: the workload collects a dropped context and transferred buffers on purpose.
+const child = spawnSync(process.execPath, ['--expose-gc', workload], {
   cwd: root,
   encoding: 'utf8',
   timeout: 300_000,
@@ -64,4 +67,15 @@ if (!passed || child.signal !== null) {
   console.error(`memcheck: FAILED: the workload did not finish (status ${child.status}, signal ${child.signal})`);
   process.exit(1);
 }
-console.log('memcheck: clean (no AddressSanitizer error, no leak from the addon)');
+console.log('memcheck: workload clean (no AddressSanitizer error, no leak from the addon)');
+
+// The whole conformance suite on the ASan build, memory-safety cases included.
+const conformance = spawnSync(process.execPath, [fileURLToPath(new URL('../../../tooling/conformance/bin/asan.mjs', import.meta.url)), 'posix_aio'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (conformance.status !== 0) {
+  console.error('memcheck: FAILED: the conformance suite under AddressSanitizer');
+  process.exit(1);
+}
+console.log('memcheck: clean (workload and conformance suite: no AddressSanitizer error, no leak from the addon)');

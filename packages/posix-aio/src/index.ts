@@ -9,20 +9,9 @@
  */
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { AioUsageError, AIO_FLAG_REFERENCES_LOCAL, type AioFile, type AioHandle } from '@aio/core';
-import {
-  NativeMethod,
-  loadNativeBinding,
-  unavailableMethod,
-  type AioMethod,
-  type AioMethodCapabilities,
-  type AioMethodContext,
-  type AioMethodFactory,
-  type AioMethodHost,
-  type AioNativeBinding,
-  type AioNativeContext,
-  type AioProbeResult,
-} from '@aio/core/method';
+import type { AioFile } from '@aio/core';
+import { NativeMethod, defineNativeMethod, nativeCapabilities, nativeOption } from '@aio/core/method';
+import type { AioIoView, AioMethodContext, AioMethodFactory, AioMethodHost, AioNativeBinding, AioNativeContext, AioProbeResult, NativeMethodSpec } from '@aio/core/method';
 
 /** The method's name, as `AIO_METHOD`, the CLIs and test names spell it. */
 export const methodName = 'posix_aio' as const;
@@ -57,50 +46,41 @@ interface PosixAioBinding extends AioNativeBinding {
   doorbell(context: AioNativeContext): { mode: PosixAioDoorbell; note: string };
 }
 
-const OPTION_KEYS = ['lanes', 'tableSize', 'maxVectored', 'doorbell', 'pollMs'] as const;
 const DOORBELLS: readonly PosixAioDoorbell[] = ['cancel', 'pipe', 'timeout'];
-const TARGET = 'aio_posix_aio';
 
-let loaded: { binding: PosixAioBinding } | { reason: string } | undefined;
+const OPTIONS = {
+  lanes: nativeOption.integer(1, 64),
+  tableSize: nativeOption.integer(1, 2048),
+  maxVectored: nativeOption.integer(1, 64),
+  doorbell: nativeOption.oneOf(DOORBELLS),
+  pollMs: nativeOption.integer(1, 1000),
+};
 
-/**
- * Loads the addon once per thread (`AIO_NATIVE_VARIANT=asan` gives the
- * AddressSanitizer build the memcheck script uses; see loadNativeBinding).
- */
-function load(): { binding: PosixAioBinding } | { reason: string } {
-  loaded ??= loadNativeBinding<PosixAioBinding>(import.meta.url, TARGET);
-  return loaded;
-}
-
-function checkOptions(options: unknown): PosixAioOptions {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new AioUsageError('AIO_ERR_INVALID_TYPE', 'posix_aio options must be an object');
-  }
-  const opts = options as Record<string, unknown>;
-  for (const key of Object.keys(opts)) {
-    if (!(OPTION_KEYS as readonly string[]).includes(key)) {
-      throw new AioUsageError('AIO_ERR_INVALID_OPTION', `unknown posix_aio option ${key}; known: ${OPTION_KEYS.join(', ')}`);
-    }
-  }
-  checkRange(opts.lanes, 'lanes', 1, 64);
-  checkRange(opts.tableSize, 'tableSize', 1, 2048);
-  checkRange(opts.maxVectored, 'maxVectored', 1, 64);
-  checkRange(opts.pollMs, 'pollMs', 1, 1000);
-  if (opts.doorbell !== undefined && !DOORBELLS.includes(opts.doorbell as PosixAioDoorbell)) {
-    throw new AioUsageError('AIO_ERR_INVALID_OPTION', `posix_aio option doorbell must be one of ${DOORBELLS.join(', ')}`);
-  }
-  return opts as PosixAioOptions;
-}
-
-function checkRange(value: unknown, name: string, min: number, max: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `posix_aio option ${name} must be an integer from ${min} to ${max}`);
-  }
-}
-
-let cachedProbe: AioProbeResult | undefined;
+const posix = defineNativeMethod<PosixAioBinding, typeof OPTIONS>({
+  name: methodName,
+  packageUrl: import.meta.url,
+  addon: 'aio_posix_aio',
+  missingCode: 'not-built',
+  options: OPTIONS,
+  // The core's codes: a non-object is the wrong type, a number outside its limits out of range.
+  optionErrorCodes: { type: 'AIO_ERR_INVALID_TYPE', range: 'AIO_ERR_OUT_OF_RANGE' },
+  // The options do not change the answer: every option has a working fallback.
+  probe: (binding) => binding.probe({ tmpdir: tmpdir() }),
+  context: (_binding, options, context) => ({
+    capabilities: nativeCapabilities({
+      // POSIX has no vectored aio: readv/writev are split into one aiocb per buffer.
+      vectored: false,
+      maxDepth: context.maxConcurrency,
+      // glibc's helper threads run the IO: memory only this thread may touch runs here.
+      completesOnOtherThread: true,
+      fileKind: 'fd',
+    }),
+    // glibc's helper threads use the fd (or its lanes) until the IO is done.
+    waitOnFileBeforeClose: true,
+    options: { ...environmentDefaults(), ...options },
+  }),
+  construct: (binding, spec, host, context) => new PosixAioMethod(binding, spec, host, context),
+});
 
 /**
  * A live check that POSIX aio works here: a write, an fdatasync and a
@@ -110,24 +90,7 @@ let cachedProbe: AioProbeResult | undefined;
  * make the probe say so.
  */
 export function probe(options?: PosixAioOptions): AioProbeResult {
-  try {
-    checkOptions(options);
-  } catch (error) {
-    return { available: false, reason: (error as Error).message, code: 'invalid-options' };
-  }
-  if (cachedProbe !== undefined) return cachedProbe;
-  const addon = load();
-  if ('reason' in addon) {
-    const wrongPlatform = /wrong platform/.test(addon.reason);
-    cachedProbe = { available: false, reason: addon.reason, code: wrongPlatform ? 'wrong-platform' : 'not-built' };
-    return cachedProbe;
-  }
-  try {
-    cachedProbe = addon.binding.probe({ tmpdir: tmpdir() });
-  } catch (error) {
-    cachedProbe = { available: false, reason: `probe failed: ${(error as Error).message}`, code: 'EIO' };
-  }
-  return cachedProbe;
+  return posix.probe(options);
 }
 
 /**
@@ -136,27 +99,15 @@ export function probe(options?: PosixAioOptions): AioProbeResult {
  */
 class PosixAioMethod extends NativeMethod {
   readonly #binding: PosixAioBinding;
-  readonly #context: AioNativeContext;
   /** The file each fd number was last used with; a different file on the same number drops the old lanes. */
   readonly #fileByFd: Map<number, AioFile>;
 
-  constructor(binding: PosixAioBinding, options: PosixAioOptions, host: AioMethodHost, context: AioMethodContext) {
-    let created: AioNativeContext | undefined;
-    const capture: PosixAioBinding = {
-      ...binding,
-      create: (...args) => (created = binding.create(...args)),
-    };
+  constructor(binding: PosixAioBinding, spec: NativeMethodSpec, host: AioMethodHost, context: AioMethodContext) {
     const fileByFd = new Map<number, AioFile>();
     super(
-      capture,
+      binding,
       {
-        name: methodName,
-        capabilities: capabilitiesFor(context.maxConcurrency),
-        // glibc's helper threads use the fd (or its lanes) until the IO is done.
-        waitOnFileBeforeClose: true,
-        // IO runs on other threads: memory only this thread may touch runs here.
-        needsSynchronousExecution: (handle: AioHandle) => (handle.flags & AIO_FLAG_REFERENCES_LOCAL) !== 0,
-        options: { ...options },
+        ...spec,
         // Called once the file's IO drained: drop its lanes, then close the fd if the file owns it.
         closeFile(native: AioNativeContext, file: AioFile): void {
           if (fileByFd.get(file.fd) === file) {
@@ -170,16 +121,15 @@ class PosixAioMethod extends NativeMethod {
       context,
     );
     this.#binding = binding;
-    this.#context = created as AioNativeContext;
     this.#fileByFd = fileByFd;
   }
 
-  override submit(handles: readonly AioHandle[], count: number): number {
+  override submit(ios: readonly AioIoView[], count: number): number {
     for (let i = 0; i < count; i++) {
-      const file = handles[i].file as AioFile;
+      const file = ios[i].file as AioFile;
       if (this.#fileByFd.get(file.fd) !== file) this.#adopt(file);
     }
-    return super.submit(handles, count);
+    return super.submit(ios, count);
   }
 
   /**
@@ -188,7 +138,7 @@ class PosixAioMethod extends NativeMethod {
    * carry IO for this one.
    */
   #adopt(file: AioFile): void {
-    if (this.#fileByFd.has(file.fd)) this.#binding.forgetFile(this.#context, file.fd);
+    if (this.#fileByFd.has(file.fd)) this.#binding.forgetFile(this.nativeContext, file.fd);
     this.#fileByFd.set(file.fd, file);
   }
 
@@ -199,20 +149,8 @@ class PosixAioMethod extends NativeMethod {
 
   /** The doorbell the context really uses, and why a stronger one was refused (tests, `aio doctor`). */
   doorbell(): { mode: PosixAioDoorbell; note: string } {
-    return this.#binding.doorbell(this.#context);
+    return this.#binding.doorbell(this.nativeContext);
   }
-}
-
-function capabilitiesFor(maxDepth: number): AioMethodCapabilities {
-  return Object.freeze({
-    ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'] as const),
-    direct: fs.constants.O_DIRECT !== undefined,
-    // POSIX has no vectored aio: readv/writev are split into one aiocb per buffer.
-    vectored: false,
-    maxDepth,
-    completesOnOtherThread: true,
-    fileKind: 'fd',
-  });
 }
 
 /**
@@ -236,17 +174,7 @@ function environmentDefaults(): PosixAioOptions {
  * AIO_POSIX_AIO_NUM, read when the addon is loaded.
  */
 export function posixAio(options?: PosixAioOptions): AioMethodFactory {
-  const opts = { ...environmentDefaults(), ...checkOptions(options) };
-  return {
-    name: methodName,
-    probe: () => probe(),
-    create(host: AioMethodHost, context: AioMethodContext): AioMethod {
-      const result = probe();
-      const addon = load();
-      if (!result.available || 'reason' in addon) throw unavailableMethod(methodName, result.reason);
-      return new PosixAioMethod(addon.binding, opts, host, context);
-    },
-  };
+  return posix.factory(options);
 }
 
 /** The factory under the name every backend package exports. */

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aio, AioReturn, AioWaitRef, type AioFile } from '@aio/core';
@@ -49,6 +50,28 @@ export function aligned(size: number): Buffer {
 
 export function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** The name every reaper thread gives itself (shown in /proc/self/task/<tid>/comm). */
+export const REAPER_THREAD_NAME = 'aio_posix_reap';
+
+/** The reaper threads of this process, counted by name in /proc/self/task. */
+export function reaperThreads(): number {
+  let count = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === REAPER_THREAD_NAME) count++;
+    } catch {
+      // The thread ended while we looked: it is not a reaper any more.
+    }
+  }
+  return count;
+}
+
+/** Native contexts of the addon that are not freed yet (the kit's count, over every environment). */
+export function liveContexts(): number {
+  const addon = createRequire(import.meta.url)('../build/Release/aio_posix_aio.node') as { liveContexts(): number };
+  return addon.liveContexts();
 }
 
 /** A context on the posix_aio method. */
