@@ -1,10 +1,12 @@
 /*
  * files.cc: the files of one context.
  *
- * A file is opened here, never by node:fs: FILE_FLAG_OVERLAPPED and
- * FILE_FLAG_NO_BUFFERING cannot be asked for through node:fs, and the CRT
- * fd node:fs returns lives in Node's UCRT, which this mingw build (msvcrt)
- * cannot turn into a HANDLE.  A HANDLE can be associated with one
+ * A file is opened by the method, never by node:fs: FILE_FLAG_OVERLAPPED
+ * and FILE_FLAG_NO_BUFFERING cannot be asked for through node:fs, and the
+ * CRT fd node:fs returns lives in Node's UCRT, which this mingw build
+ * (msvcrt) cannot turn into a HANDLE.  The kit's aio::WinOpenFile opens it
+ * the way node:fs would (access, sharing, disposition, attributes, errors),
+ * plus FILE_FLAG_OVERLAPPED.  A HANDLE can be associated with one
  * completion port for its whole life, so each file belongs to the context
  * that opened it; the core never lets another context use it.
  *
@@ -15,6 +17,7 @@
  * Files still open when the context is torn down (a worker_thread
  * terminated before closing them) are closed then.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,49 +79,11 @@ void remove_slot(iocp_files *files, iocp_file *entry) {
   }
 }
 
-bool flag(napi_env env, napi_value flags, const char *name) {
-  napi_value value;
-  bool result = false;
-  if (napi_get_named_property(env, flags, name, &value) == napi_ok) napi_get_value_bool(env, value, &result);
-  return result;
-}
-
-/* CreateFileW's disposition for the POSIX-style flags (the same choice libuv makes for node:fs). */
-DWORD disposition(bool create, bool exclusive, bool truncate) {
-  if (create && exclusive) return CREATE_NEW;
-  if (create && truncate) return CREATE_ALWAYS;
-  if (create) return OPEN_ALWAYS;
-  if (truncate) return TRUNCATE_EXISTING;
-  return OPEN_EXISTING;
-}
-
-/* CreateFileW's flags and attributes: always overlapped; direct and dsync as asked. */
-DWORD flags_and_attributes(napi_env env, napi_value flags) {
-  DWORD result = FILE_FLAG_OVERLAPPED;
-  napi_value mode_value;
-  uint32_t mode = 0666;
-  if (napi_get_named_property(env, flags, "mode", &mode_value) == napi_ok) napi_get_value_uint32(env, mode_value, &mode);
-  /* Like node:fs: a file created without the owner's write bit is read-only. */
-  result |= flag(env, flags, "create") && !(mode & 0200) ? FILE_ATTRIBUTE_READONLY : FILE_ATTRIBUTE_NORMAL;
-  if (flag(env, flags, "direct")) result |= FILE_FLAG_NO_BUFFERING;
-  if (flag(env, flags, "dsync")) result |= FILE_FLAG_WRITE_THROUGH;
-  return result;
-}
-
-/* The open failure in Node's numbering; "access denied" on a directory is EISDIR, as POSIX open(2) says. */
-int32_t open_errno(DWORD error, const wchar_t *path) {
-  if (error == ERROR_ACCESS_DENIED) {
-    DWORD attributes = GetFileAttributesW(path);
-    if (attributes != INVALID_FILE_ATTRIBUTES && (attributes & FILE_ATTRIBUTE_DIRECTORY)) return IOCP_UV_EISDIR;
-  }
-  return iocp_errno(error, IOCP_CALL_OPEN);
-}
-
 /*
  * Associates a new HANDLE with the context's port and, if the context
  * asks, puts it in skip mode.  Returns 0 or a Win32 error.
  */
-DWORD attach(iocp_context *ctx, HANDLE handle, iocp_file *entry) {
+DWORD attach(IocpContext *ctx, HANDLE handle, iocp_file *entry) {
   if (CreateIoCompletionPort(handle, ctx->port, IOCP_KEY_IO, 0) == NULL) return GetLastError();
   entry->handle = handle;
   /* FILE_SKIP_SET_EVENT_ON_HANDLE: nobody waits on the file object itself,
@@ -129,42 +94,18 @@ DWORD attach(iocp_context *ctx, HANDLE handle, iocp_file *entry) {
   return 0;
 }
 
+/* The open iocp context of a call's first argument, after checking there are `argc` arguments; nullptr after throwing. */
+IocpContext *context_argument(const Napi::CallbackInfo &info, size_t argc, const char *usage) {
+  if (info.Length() < argc) {
+    aio::ThrowTypeError(info.Env(), usage);
+    return nullptr;
+  }
+  return static_cast<IocpContext *>(aio::UnwrapOpen(info[0], &iocp_method_ops));
+}
+
 }  // namespace
 
 const iocp_file *iocp_files_find(const iocp_files *files, HANDLE handle) { return find_slot(files, handle); }
-
-HANDLE iocp_open(iocp_context *ctx, const wchar_t *path, napi_env env, napi_value flags, int32_t *error) {
-  if (reserve(&ctx->files) != 0) {
-    *error = IOCP_UV_ENOMEM;
-    return NULL;
-  }
-  bool read = flag(env, flags, "read"), write = flag(env, flags, "write");
-  DWORD access = (read ? GENERIC_READ : 0) | (write ? GENERIC_WRITE : 0);
-  /* The sharing node:fs uses, so other openers (and unlink) behave the same. */
-  DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
-  DWORD how = disposition(flag(env, flags, "create"), flag(env, flags, "exclusive"), flag(env, flags, "truncate"));
-  HANDLE handle = CreateFileW(path, access, share, NULL, how, flags_and_attributes(env, flags), NULL);
-  if (handle == INVALID_HANDLE_VALUE) {
-    *error = open_errno(GetLastError(), path);
-    return NULL;
-  }
-  iocp_file entry = {NULL, 0};
-  DWORD failure = attach(ctx, handle, &entry);
-  if (failure != 0) {
-    CloseHandle(handle);
-    *error = iocp_errno(failure, IOCP_CALL_OPEN);
-    return NULL;
-  }
-  put(&ctx->files, entry);
-  return handle;
-}
-
-int32_t iocp_close_file(iocp_context *ctx, HANDLE handle) {
-  iocp_file *entry = find_slot(&ctx->files, handle);
-  if (entry == NULL) return IOCP_UV_EBADF;
-  remove_slot(&ctx->files, entry);
-  return CloseHandle(handle) ? 0 : iocp_errno(GetLastError(), IOCP_CALL_OPEN);
-}
 
 void iocp_files_close_all(iocp_files *files) {
   for (uint32_t i = 0; i < files->capacity; i++) {
@@ -174,4 +115,36 @@ void iocp_files_close_all(iocp_files *files) {
   files->slots = NULL;
   files->capacity = 0;
   files->count = 0;
+}
+
+Napi::Value iocp_open_file_js(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  IocpContext *ctx = context_argument(info, 3, "openFile(context, path, flags)");
+  HANDLE handle = NULL;
+  int32_t error = 0;
+  /* The kit opens as node:fs does; this method adds FILE_FLAG_OVERLAPPED. */
+  if (ctx == nullptr || !aio::WinOpenFile(info, FILE_FLAG_OVERLAPPED, &handle, &error)) return Napi::Value();
+  if (handle == NULL) return Napi::Number::New(env, error);
+  iocp_file entry = {NULL, 0};
+  DWORD failure = reserve(&ctx->files) == 0 ? attach(ctx, handle, &entry) : ERROR_NOT_ENOUGH_MEMORY;
+  if (failure != 0) {
+    CloseHandle(handle);
+    return Napi::Number::New(env, aio_win_errno(failure, AIO_WIN_CALL_OPEN));
+  }
+  /* From here the context owns the HANDLE: closeFile, or Quiesce for those still open. */
+  put(&ctx->files, entry);
+  return Napi::Number::New(env, (double)(intptr_t)handle);
+}
+
+Napi::Value iocp_close_file_js(const Napi::CallbackInfo &info) {
+  IocpContext *ctx = context_argument(info, 2, "closeFile(context, handle)");
+  double value;
+  if (ctx == nullptr || !aio::ReadInteger(info[1], 0, 9007199254740991.0, "handle must be a number from openFile()", &value)) {
+    return Napi::Value();
+  }
+  HANDLE handle = (HANDLE)(intptr_t)value;
+  iocp_file *entry = find_slot(&ctx->files, handle);
+  if (entry == NULL) return Napi::Number::New(info.Env(), AIO_UV_EBADF);
+  remove_slot(&ctx->files, entry);
+  return Napi::Number::New(info.Env(), CloseHandle(handle) ? 0 : aio_win_errno(GetLastError(), AIO_WIN_CALL_FLUSH));
 }

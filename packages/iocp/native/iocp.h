@@ -2,9 +2,14 @@
  * iocp.h: the Windows IO method: overlapped ReadFile/WriteFile on files
  * associated with one I/O completion port per AIO context.
  *
- * The flow of one IO:
- *   JS thread  submit(): decode the IO (kit: aio_decode_io) into the slot of
- *              its handle index, issue one overlapped ReadFile/WriteFile per
+ * The kit (aio/kit.hh) owns the context's lifecycle: the type-tagged context
+ * object, the reference that is strong only while IO is in flight, the
+ * environment cleanup hook, the finalizer, argument decoding and the
+ * completion hand-off (aio::ThreadCompletions).  This method implements its
+ * mechanism on top:
+ *
+ *   JS thread  Submit: each decoded IO goes into the slot of its handle
+ *              index and is issued as one overlapped ReadFile/WriteFile per
  *              buffer ("part"), each at its own 64-bit offset.  A part that
  *              the OS finishes at once on a file in FILE_SKIP_COMPLETION_
  *              PORT_ON_SUCCESS mode is recorded right there, because no
@@ -14,29 +19,28 @@
  *              and records each packet's part.
  *   whoever finishes the last part of an IO folds the parts into one raw
  *              result (bytes, or Node's negative errno) and pushes it into
- *              the context's completion queue (kit: aio/completions.h),
- *              which wakes the event loop once per batch.
+ *              the context's aio::ThreadCompletions, which wakes the event
+ *              loop once per batch.
  *
  * Everything here that Node-API touches runs on the JS thread; the reaper
- * and the flush callbacks only use Win32 and the kit's completion queue.
+ * and the flush callbacks only use Win32 and the completion queue's Push.
  */
 #ifndef AIO_IOCP_H
 #define AIO_IOCP_H
 
-#include <errno.h>
 #include <stdint.h>
 
-#include "aio/completions.h" /* includes <windows.h> through aio/platform.h */
-#include "aio/io.h"
+#include "aio/kit.hh"       /* includes <windows.h> through aio/platform.h */
+#include "aio/win_errno.h"  /* the one Win32 -> Node errno table */
 
 /* Completion keys: what a packet on a context's port stands for. */
 #define IOCP_KEY_IO 1   /* an overlapped ReadFile/WriteFile of one of the context's files */
-#define IOCP_KEY_STOP 2 /* close: the reaper must exit (posted after every IO completed) */
+#define IOCP_KEY_STOP 2 /* Quiesce: the reaper must exit (posted after every IO completed) */
 
 /* Packets taken per GetQueuedCompletionStatusEx call. */
 #define IOCP_REAP_BATCH 64
 
-typedef struct iocp_context iocp_context;
+class IocpContext;
 typedef struct iocp_request iocp_request;
 
 /*
@@ -61,14 +65,16 @@ typedef struct iocp_part {
 
 /*
  * The slot of one handle index.  At most one IO per handle is ever in
- * flight, so slots are allocated once, with the context.
+ * flight, so slots are allocated once, in Start.
  */
 struct iocp_request {
-  /* Filled on the JS thread at submit.  Its iovecs point into JavaScript
-   * buffers that the core keeps referenced until the completion has been
-   * processed, so they outlive every part. */
+  /* Filled on the JS thread at submit (moved from the kit's decoded
+   * batch).  Its iovecs point into JavaScript buffers: the context object
+   * is held strongly while IO is in flight (the kit), and the core keeps
+   * every buffer of the IO referenced until its completion was processed,
+   * so they outlive every part. */
   aio_io io;
-  iocp_context *ctx;
+  IocpContext *ctx;
   HANDLE file;
   /* The parts of the current IO: `inline_parts`, or `heap_parts` when it
    * has more buffers.  `heap_parts` belongs to the slot: it is kept for
@@ -115,97 +121,75 @@ typedef struct iocp_counters {
   volatile LONG64 cancels_accepted;  /* CancelIoEx calls that found a part */
 } iocp_counters;
 
-struct iocp_context {
-  uint32_t magic;
-  int open; /* JS thread: cleared by close() or the environment's teardown */
-  napi_env env;
-  HANDLE port;
-  aio_thread reaper;
-  aio_completion_queue cq;
-  iocp_request *requests;
-  uint32_t capacity;
-  iocp_files files;
-  int skip_on_success; /* option: put the files it opens in skip mode */
-  HANDLE sync_event;   /* executeSync's event, created on first use (JS thread only) */
-  /* The submission words: the data of a Float64Array that `words_ref`
-   * holds until the context is released, so the memory stays valid. */
-  double *words;
-  napi_ref words_ref;
-  napi_ref table_ref; /* holds the Int32Array behind cq.table */
-  iocp_counters counters;
+/*
+ * One AIO context of the iocp method: the kit's context plus the port, the
+ * reaper, the request slots and the files.  The fields are the mechanism's
+ * shared state (submit.cc, files.cc); the kit calls the overrides on the
+ * JS thread (binding.cc).
+ */
+class IocpContext : public aio::ThreadContext {
+ public:
+  explicit IocpContext(bool skip_on_success) : skip_on_success(skip_on_success) {}
+
+  /* poll() and wait() are the kit's (aio::ThreadContext): every completion
+   * goes into `completions`, from whichever thread finished the IO. */
+  bool Start(const aio::ContextArgs &args) override;
+  uint32_t Submit(aio::SubmitBatch &batch) override;
+  uint32_t Cancel(uint32_t index, uint32_t generation) override;
+  void Stats(Napi::Object stats) override;
+  void Quiesce(bool teardown) override;
+
+  /* Created in Start, closed in Quiesce after the reaper was joined. */
+  HANDLE port = NULL;
+  aio_thread reaper = {};
+  /* capacity() slots, from Start until Quiesce. */
+  iocp_request *requests = nullptr;
+  iocp_files files = {};
+  const bool skip_on_success; /* option: put the files it opens in skip mode */
+  HANDLE sync_event = NULL;   /* executeSync's event, created on first use (JS thread only) */
+  iocp_counters counters = {};
+
+ protected:
+  bool Holds(uint32_t index, uint32_t generation) override;
+
+ private:
+  int SubmitOne(aio_io *io);
+  void FreeSlots();
 };
+
+/* The iocp method's kit description: name, type tag, create (binding.cc). */
+extern const aio::MethodOps iocp_method_ops;
 
 /* ---- submit.cc: issuing IO, the reaper, finishing ---------------------- */
 
 /*
- * Issues the IO in `req->io` (decoded already) on `file`, or completes it
- * with EBADF when `file` is NULL (not one of the context's files).  Returns
- * an aio_disposition; anything but ACCEPTED leaves nothing in flight.
+ * Issues the IO in `req->io` on `file`, or completes it with EBADF when
+ * `file` is NULL (not one of the context's files).  Returns an
+ * aio_disposition; anything but ACCEPTED leaves nothing in flight.
  */
-int iocp_start(iocp_context *ctx, iocp_request *req, const iocp_file *file);
+int iocp_start(IocpContext *ctx, iocp_request *req, const iocp_file *file);
 /* The reaper thread's body. */
 void iocp_reaper_main(void *arg);
 /* Asks the OS to cancel every issued part of `req`: 0 canceled, 1 not canceled. */
-int iocp_cancel(iocp_context *ctx, iocp_request *req);
+int iocp_cancel(IocpContext *ctx, iocp_request *req);
 /* Runs one decoded IO on the calling thread, waiting for it; bytes or a negative errno. */
-int32_t iocp_execute_sync(iocp_context *ctx, const aio_io *io);
+int32_t iocp_execute_sync(IocpContext *ctx, const aio_io *io);
 
 /* ---- files.cc: the file table, opening and closing --------------------- */
 
 const iocp_file *iocp_files_find(const iocp_files *files, HANDLE handle);
-/*
- * Opens `path` for the context with the AioOpenFlags object `flags`;
- * returns the HANDLE, or NULL with Node's negative errno in *error.
- */
-HANDLE iocp_open(iocp_context *ctx, const wchar_t *path, napi_env env, napi_value flags, int32_t *error);
-/* Closes a file the context opened: 0, or a negative errno. */
-int32_t iocp_close_file(iocp_context *ctx, HANDLE handle);
 /* Closes every file still open (context teardown) and frees the table. */
 void iocp_files_close_all(iocp_files *files);
 
-/* ---- errors.cc: Win32 errors in Node's numbering ----------------------- */
+/* ---- the addon's own functions, beside the kit's contract -------------- */
 
-/*
- * Node's errno values on Windows: libuv's UV_E* codes (uv/errno.h), which
- * util.getSystemErrorName() names.  They are fixed by libuv's ABI; the
- * Windows tests compare this list with util.getSystemErrorMap().
- */
-enum iocp_uv_errno {
-  IOCP_UV_EACCES = -4092,
-  IOCP_UV_EBADF = -4083,
-  IOCP_UV_EBUSY = -4082,
-  IOCP_UV_ECANCELED = -4081,
-  IOCP_UV_EEXIST = -4075,
-  IOCP_UV_EFAULT = -4074,
-  IOCP_UV_EINVAL = -4071,
-  IOCP_UV_EIO = -4070,
-  IOCP_UV_EISDIR = -4068,
-  IOCP_UV_EMFILE = -4066,
-  IOCP_UV_ENAMETOOLONG = -4064,
-  IOCP_UV_ENOENT = -4058,
-  IOCP_UV_ENOMEM = -4057,
-  IOCP_UV_ENOSPC = -4055,
-  IOCP_UV_ENOTDIR = -4052,
-  IOCP_UV_ENOTSUP = -4049,
-  IOCP_UV_EPERM = -4048,
-  IOCP_UV_EROFS = -4043,
-  IOCP_UV_EFBIG = -4036
-};
-
-/* Which call failed: the same Win32 error means different things. */
-typedef enum iocp_call { IOCP_CALL_OPEN, IOCP_CALL_TRANSFER, IOCP_CALL_FLUSH } iocp_call;
-
-/* Node's negative errno on Windows for a Win32 error code. */
-int32_t iocp_errno(DWORD error, iocp_call call);
-
-/* Whether a Win32 error at submit means "too much IO outstanding": the core runs the IO itself. */
-int iocp_is_resource_shortage(DWORD error);
-
-/* Every code above with its name, for the test that compares them with Node's. */
-typedef struct iocp_errno_entry {
-  const char *name;
-  int32_t value;
-} iocp_errno_entry;
-const iocp_errno_entry *iocp_errno_table(size_t *count);
+/* openFile(context, path, flags): a HANDLE as a number, or Node's negative errno (files.cc). */
+Napi::Value iocp_open_file_js(const Napi::CallbackInfo &info);
+/* closeFile(context, handle): 0, or Node's negative errno (files.cc). */
+Napi::Value iocp_close_file_js(const Napi::CallbackInfo &info);
+/* executeSync(context, op, handle, offset, length, views): one IO on this thread; bytes or a negative errno (binding.cc). */
+Napi::Value iocp_execute_sync_js(const Napi::CallbackInfo &info);
+/* probe(): the live check (probe.cc); never throws. */
+Napi::Value iocp_probe_js(const Napi::CallbackInfo &info);
 
 #endif /* AIO_IOCP_H */

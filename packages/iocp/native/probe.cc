@@ -111,3 +111,17 @@ void iocp_probe(iocp_probe_result *out) {
   if (port != NULL) CloseHandle(port);
   free(buffers);
 }
+
+Napi::Value iocp_probe_js(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  iocp_probe_result probe;
+  iocp_probe(&probe);
+  Napi::Object result = Napi::Object::New(env), details = Napi::Object::New(env);
+  result.Set("available", Napi::Boolean::New(env, probe.available != 0));
+  result.Set("reason", Napi::String::New(env, probe.reason));
+  if (!probe.available) result.Set("code", Napi::String::New(env, probe.code));
+  details.Set("skipCompletionPortOnSuccess", Napi::Boolean::New(env, probe.skip_on_success != 0));
+  if (probe.wine[0] != '\0') details.Set("wine", Napi::String::New(env, probe.wine));
+  result.Set("details", details);
+  return result;
+}

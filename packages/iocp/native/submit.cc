@@ -15,6 +15,16 @@ void add(volatile LONG64 *counter, LONG64 n) { InterlockedExchangeAdd64(counter,
 bool is_write(int32_t op) { return op == AIO_OP_WRITE || op == AIO_OP_WRITEV; }
 
 /*
+ * Whether a Win32 error at submit means "too much IO outstanding", which
+ * ReadFile/WriteFile document for these codes: the IO itself is fine, so
+ * the core runs it synchronously instead (disposition EAGAIN).
+ */
+bool is_resource_shortage(DWORD error) {
+  return error == ERROR_INVALID_USER_BUFFER || error == ERROR_NOT_ENOUGH_MEMORY || error == ERROR_NOT_ENOUGH_QUOTA ||
+         error == ERROR_NO_SYSTEM_RESOURCES || error == ERROR_WORKING_SET_QUOTA || error == ERROR_NONPAGED_SYSTEM_RESOURCES;
+}
+
+/*
  * Adds one transfer to a running result the way preadv/pwritev report
  * one: bytes in order up to the first short or failed transfer; a failure
  * is the result only when nothing moved before it (otherwise the IO is
@@ -25,7 +35,7 @@ bool is_write(int32_t op) { return op == AIO_OP_WRITE || op == AIO_OP_WRITEV; }
 bool fold(int64_t *total, int32_t *failure, DWORD asked, DWORD done, DWORD error, bool write) {
   if (error == ERROR_HANDLE_EOF && !write) return false;
   if (error != 0) {
-    if (*total == 0) *failure = iocp_errno(error, IOCP_CALL_TRANSFER);
+    if (*total == 0) *failure = aio_win_errno(error, AIO_WIN_CALL_TRANSFER);
     return false;
   }
   *total += done;
@@ -55,7 +65,7 @@ void complete(iocp_request *req, int32_t result) {
   uint32_t generation = req->io.generation;
   aio_io_release(&req->io);
   InterlockedExchange(&req->busy, 0);
-  aio_cq_push(&req->ctx->cq, index, generation, result);
+  req->ctx->completions.Push(index, generation, result);
 }
 
 /* One part is done; the thread that finishes the last one completes the IO. */
@@ -122,7 +132,7 @@ bool issue(iocp_request *req, iocp_part *part, void *base, bool write, bool skip
  * failed ends the issuing: later parts could not count (see fold), so they
  * are marked not issued and count as finished.
  */
-int start_transfer(iocp_context *ctx, iocp_request *req, bool skip_on_success) {
+int start_transfer(IocpContext *ctx, iocp_request *req, bool skip_on_success) {
   const aio_io *io = &req->io;
   bool write = is_write(io->op);
   uint32_t n = nonempty_buffers(io);
@@ -147,7 +157,7 @@ int start_transfer(iocp_context *ctx, iocp_request *req, bool skip_on_success) {
     }
     add(&ctx->counters.parts, 1);
     if (!issue(req, part, io->iov[i].base, write, skip_on_success)) continue;
-    if (k == 1 && part->error != 0 && iocp_is_resource_shortage(part->error)) {
+    if (k == 1 && part->error != 0 && is_resource_shortage(part->error)) {
       /* Nothing is in flight yet: the core runs the whole IO itself. */
       add(&ctx->counters.eagain, 1);
       return AIO_DISPOSITION_EAGAIN;
@@ -164,7 +174,7 @@ int start_transfer(iocp_context *ctx, iocp_request *req, bool skip_on_success) {
 VOID CALLBACK flush_callback(PTP_CALLBACK_INSTANCE instance, PVOID arg) {
   (void)instance;
   iocp_request *req = (iocp_request *)arg;
-  int32_t result = FlushFileBuffers(req->file) ? 0 : iocp_errno(GetLastError(), IOCP_CALL_FLUSH);
+  int32_t result = FlushFileBuffers(req->file) ? 0 : aio_win_errno(GetLastError(), AIO_WIN_CALL_FLUSH);
   add(&req->ctx->counters.flushes, 1);
   complete(req, result);
 }
@@ -172,7 +182,7 @@ VOID CALLBACK flush_callback(PTP_CALLBACK_INSTANCE instance, PVOID arg) {
 int start_flush(iocp_request *req) {
   req->nparts = 0;
   /* The callback holds `req` until it completes the IO; the context waits
-   * for that (aio_cq_wait_all) before it frees anything. */
+   * for that (completions.WaitAll() in Quiesce) before it frees anything. */
   return TrySubmitThreadpoolCallback(flush_callback, req, NULL) ? AIO_DISPOSITION_ACCEPTED : AIO_DISPOSITION_QUEUE_FULL;
 }
 
@@ -202,14 +212,14 @@ void note_reap(iocp_counters *counters, ULONG n) {
 
 }  // namespace
 
-int iocp_start(iocp_context *ctx, iocp_request *req, const iocp_file *file) {
+int iocp_start(IocpContext *ctx, iocp_request *req, const iocp_file *file) {
   InterlockedExchange(&req->busy, 1);
   add(&ctx->counters.submitted, 1);
   if (file == NULL) {
     /* Not a file of this context (closed, or a made-up AioFile.fd): never
      * hand it to ReadFile, which could reach some other object's HANDLE. */
     req->nparts = 0;
-    complete(req, IOCP_UV_EBADF);
+    complete(req, AIO_UV_EBADF);
     return AIO_DISPOSITION_ACCEPTED;
   }
   req->file = file->handle;
@@ -227,7 +237,7 @@ int iocp_start(iocp_context *ctx, iocp_request *req, const iocp_file *file) {
 }
 
 void iocp_reaper_main(void *arg) {
-  iocp_context *ctx = (iocp_context *)arg;
+  IocpContext *ctx = (IocpContext *)arg;
   OVERLAPPED_ENTRY entries[IOCP_REAP_BATCH];
   for (;;) {
     ULONG n = 0;
@@ -254,7 +264,7 @@ void iocp_reaper_main(void *arg) {
   }
 }
 
-int iocp_cancel(iocp_context *ctx, iocp_request *req) {
+int iocp_cancel(IocpContext *ctx, iocp_request *req) {
   add(&ctx->counters.cancel_requests, 1);
   bool found = false;
   /* The parts stay valid until the completion is drained on this thread
@@ -266,14 +276,14 @@ int iocp_cancel(iocp_context *ctx, iocp_request *req) {
   return found ? 0 : 1;
 }
 
-int32_t iocp_execute_sync(iocp_context *ctx, const aio_io *io) {
+int32_t iocp_execute_sync(IocpContext *ctx, const aio_io *io) {
   HANDLE file = (HANDLE)(intptr_t)io->file;
   add(&ctx->counters.executed_sync, 1);
   if (io->op == AIO_OP_FSYNC || io->op == AIO_OP_FDATASYNC) {
-    return FlushFileBuffers(file) ? 0 : iocp_errno(GetLastError(), IOCP_CALL_FLUSH);
+    return FlushFileBuffers(file) ? 0 : aio_win_errno(GetLastError(), AIO_WIN_CALL_FLUSH);
   }
   if (ctx->sync_event == NULL) ctx->sync_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-  if (ctx->sync_event == NULL) return IOCP_UV_ENOMEM;
+  if (ctx->sync_event == NULL) return AIO_UV_ENOMEM;
   bool write = is_write(io->op);
   int64_t total = 0;
   int32_t failure = 0;

@@ -22,7 +22,7 @@ describe('iocp errors', { skip: skipReason }, () => {
       [39, 'transfer', 'ENOSPC'], // ERROR_HANDLE_DISK_FULL
       [5, 'transfer', 'EBADF'], // ERROR_ACCESS_DENIED on a read/write: the HANDLE lacks that access
       [5, 'flush', 'EBADF'],
-      [5, 'open', 'EACCES'],
+      [5, 'open', 'EPERM'], // what libuv (and so node:fs) says for open
       [87, 'transfer', 'EINVAL'], // ERROR_INVALID_PARAMETER (unaligned direct IO on Windows)
       [995, 'transfer', 'ECANCELED'], // ERROR_OPERATION_ABORTED (CancelIoEx)
       [6, 'transfer', 'EBADF'], // ERROR_INVALID_HANDLE
@@ -34,6 +34,9 @@ describe('iocp errors', { skip: skipReason }, () => {
       [4, 'open', 'EMFILE'],
       [206, 'open', 'ENAMETOOLONG'],
       [1784, 'transfer', 'ENOMEM'], // ERROR_INVALID_USER_BUFFER: too much IO outstanding
+      [267, 'open', 'ENOENT'], // ERROR_DIRECTORY: libuv's ENOENT (this table said ENOTDIR before the kit's)
+      [998, 'transfer', 'EACCES'], // ERROR_NOACCESS: libuv's EACCES (this table said EFAULT)
+      [1, 'transfer', 'EISDIR'], // ERROR_INVALID_FUNCTION: libuv's EISDIR (this table said EINVAL)
       [23, 'transfer', 'EIO'], // ERROR_CRC
       [123456, 'transfer', 'EIO'], // unknown: still an IO error
     ];

@@ -2,8 +2,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { withFixture, skipReason } from './helpers.mjs';
+import { Aio } from '@aio/core';
+import { iocp } from '../../dist/index.js';
+import { binding, withFixture, skipReason } from './helpers.mjs';
 
 // A worker that opens a file through the iocp method, starts 64 writes and
 // is terminated before it could close anything.
@@ -43,6 +46,36 @@ describe('iocp lifetimes', { skip: skipReason }, () => {
     fs.unlinkSync(fx.file('w'));
     fs.rmdirSync(fx.dir);
     fs.mkdirSync(fx.dir);
+    });
+  });
+
+  it('iocp: an idle context dropped without close() is collected, its native context freed and its files closed', async (t) => {
+    if (typeof globalThis.gc !== 'function') return t.skip('needs node --expose-gc to force collections');
+    await withFixture(async (fx) => {
+      const before = binding().liveContexts();
+      let collected = false;
+      const registry = new FinalizationRegistry(() => {
+        collected = true;
+      });
+      // Busy once (a write in flight holds the context strongly), then idle and unreferenced.
+      await (async () => {
+        const aio = new Aio({ method: iocp() });
+        const file = aio.open(fx.file('dropped'), { read: true, write: true, create: true });
+        assert.equal(await file.write(Buffer.from('kept'), 0), 4);
+        assert.equal(binding().liveContexts(), before + 1);
+        registry.register(aio, 'dropped');
+      })();
+      for (let i = 0; i < 100 && !(collected && binding().liveContexts() === before); i++) {
+        globalThis.gc();
+        await sleep(10);
+      }
+      assert.ok(collected, 'the Aio object was not collected');
+      assert.equal(binding().liveContexts(), before, 'the native context was not freed');
+      assert.equal(fs.readFileSync(fx.file('dropped'), 'utf8'), 'kept');
+      // With the HANDLE still open the file would only be marked for deletion and its folder could not be removed.
+      fs.unlinkSync(fx.file('dropped'));
+      fs.rmdirSync(fx.dir);
+      fs.mkdirSync(fx.dir);
     });
   });
 });
