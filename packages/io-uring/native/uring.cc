@@ -3,16 +3,18 @@
  *
  * The life of an IO:
  *   1. binding.submit (JS thread): the kit decodes the IO into the handle's
- *      slot; we prepare an SQE pointing at the slot's iovecs.  A batch of two
- *      or more IOs (batch mode) goes to the kernel at once, with one
- *      io_uring_enter.  A single IO (outside batch mode) is only prepared:
- *      every IO started during one turn of the event loop is submitted
- *      together by the prepare handle, just before the loop blocks, or
- *      earlier by anything that must not wait (poll, wait, cancel, a drain).
+ *      slot, and the IO joins the pending list.  Flush writes an SQE
+ *      pointing at the slot's iovecs for every pending IO and enters.  A
+ *      batch of two or more IOs (batch mode) goes to the kernel at once,
+ *      with one io_uring_enter.  A single IO (outside batch mode) is only
+ *      made pending: every IO started during one turn of the event loop is
+ *      submitted together by the prepare handle, just before the loop
+ *      blocks, or earlier by anything that must not wait (poll, wait,
+ *      cancel, a drain).
  *   2. The kernel posts a CQE and signals the eventfd registered with the
- *      ring; libuv wakes the loop and on_eventfd() runs.
- *   3. deliver() reaps every ready CQE into the JS completion table and
- *      calls JavaScript once for all of them (napi_make_callback, so
+ *      ring; the kit's watcher wakes the loop and OnEventfd() runs.
+ *   3. DeliverReady() reaps every ready CQE into the JS completion table and
+ *      calls JavaScript once for all of them (in a callback scope, so
  *      promise reactions run right after).  Then it submits what the
  *      JavaScript callbacks started.
  * binding.wait blocks in io_uring_submit_and_wait/io_uring_wait_cqe for
@@ -20,11 +22,15 @@
  *
  * Invariants:
  * - every accepted IO produces exactly one table entry, delivered once;
- *   `inflight` counts those not yet handed to JavaScript;
+ *   the kit counts those not yet handed to JavaScript (Accepted after
+ *   Submit, Completed when moved into the table), and holds the context
+ *   object strongly and the eventfd watcher referenced while any is left;
  * - the completion table is written only when it is about to be handed to
  *   JavaScript (poll, wait, deliver), never while JavaScript may still be
  *   reading a previous batch; cancel() reaps into `stash` instead;
- * - the SQ ring holds exactly the entries listed in `pending`, in order.
+ * - between calls the SQ ring holds no entry (without SQPOLL): Flush and
+ *   SubmitControl take back whatever the kernel did not take, so the ring
+ *   never holds an entry the context has given up on.
  */
 #include "uring.h"
 
@@ -44,14 +50,10 @@ namespace aio_uring {
 
 namespace {
 
-/* Marks our wrapper objects, so a foreign object passed as a context is refused. */
-const napi_type_tag kContextTag = {0x6a1e3c5b9d0f4a27ULL, 0x8c2b7e19f4d3a605ULL};
 
 /* user_data of SQEs that are not IOs.  IO user_data has a handle index < 1024 in the low half. */
 const uint64_t kCancelTag = UINT64_MAX;
 const uint64_t kCancelAllTag = UINT64_MAX - 1;
-/* A `pending` entry for a non-IO SQE (a cancel request). */
-const uint32_t kNotAnIo = UINT32_MAX;
 
 /* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
 const uint64_t kMaxRw = 0x7ffff000;
@@ -62,180 +64,76 @@ const int kMaxCachedFd = 1 << 20;
 const uint32_t kPeekBatch = 32;
 
 // ---------------------------------------------------------------------------
-// Small Node-API helpers.
+// The context's own options (the kit reads maxConcurrency and the tables).
 // ---------------------------------------------------------------------------
 
-napi_value Undefined(napi_env env) {
-  napi_value v;
-  napi_get_undefined(env, &v);
-  return v;
-}
-
-napi_value Uint32(napi_env env, uint32_t n) {
-  napi_value v;
-  napi_create_uint32(env, n, &v);
-  return v;
-}
-
-/* Throws a TypeError with a stable code; returns nullptr for convenience. */
-std::nullptr_t ThrowType(napi_env env, const char *message) {
-  napi_throw_type_error(env, "AIO_ERR_INVALID_TYPE", message);
-  return nullptr;
-}
-
-std::nullptr_t ThrowRange(napi_env env, const char *message) {
-  napi_throw_range_error(env, "AIO_ERR_OUT_OF_RANGE", message);
-  return nullptr;
-}
-
-/* The arguments of a binding call; missing ones are undefined. */
-template <size_t N>
-bool Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
-  size_t argc = N;
-  return napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok;
-}
-
-/* The context behind a wrapper object, or nullptr after throwing. */
-Context *Unwrap(napi_env env, napi_value value, bool must_be_open = true) {
-  bool tagged = false;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_object ||
-      napi_check_object_type_tag(env, value, &kContextTag, &tagged) != napi_ok || !tagged) {
-    return ThrowType(env, "expected an io_uring context created by this addon");
-  }
-  void *data = nullptr;
-  if (napi_unwrap(env, value, &data) != napi_ok || data == nullptr) return ThrowType(env, "the io_uring context is gone");
-  Context *ctx = static_cast<Context *>(data);
-  if (must_be_open && ctx->state != State::kOpen) {
-    napi_throw_error(env, "AIO_ERR_CLOSED", "the io_uring context is closed");
-    return nullptr;
-  }
-  return ctx;
-}
-
-/* An integer argument in [lo, hi], or false after throwing. */
-bool GetUint32(napi_env env, napi_value value, uint32_t lo, uint32_t hi, const char *what, uint32_t *out) {
-  double d;
-  if (napi_get_value_double(env, value, &d) != napi_ok) return ThrowType(env, what), false;
-  if (!(d >= lo && d <= hi) || d != std::floor(d)) return ThrowRange(env, what), false;
-  *out = static_cast<uint32_t>(d);
+/* An optional integer option in [lo, hi]; absent leaves *out alone.  false after throwing. */
+bool OptionU32(Napi::Object options, const char *name, double lo, double hi, uint32_t *out) {
+  double value = *out;
+  std::string what = std::string("options.") + name + " must be an integer in range";
+  if (!aio::ReadOption(options, name, lo, hi, what.c_str(), &value)) return false;
+  *out = static_cast<uint32_t>(value);
   return true;
 }
 
-/* An optional numeric option; absent (undefined) leaves *out alone. */
-bool OptionU32(napi_env env, napi_value options, const char *name, uint32_t lo, uint32_t hi, uint32_t *out) {
-  napi_value value;
-  napi_valuetype type;
-  if (napi_get_named_property(env, options, name, &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok) return false;
-  if (type == napi_undefined) return true;
-  std::string what = std::string("options.") + name + " must be an integer in range";
-  return GetUint32(env, value, lo, hi, what.c_str(), out);
-}
-
-bool OptionBool(napi_env env, napi_value options, const char *name, bool *out) {
-  napi_value value;
-  napi_valuetype type;
-  if (napi_get_named_property(env, options, name, &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok) return false;
-  if (type == napi_undefined) return true;
-  if (type != napi_boolean) return ThrowType(env, "boolean option expected"), false;
-  return napi_get_value_bool(env, value, out) == napi_ok;
-}
-
-bool OptionPolicy(napi_env env, napi_value options, AsyncPolicy *out) {
-  napi_value value;
-  napi_valuetype type;
-  if (napi_get_named_property(env, options, "iosqeAsync", &value) != napi_ok || napi_typeof(env, value, &type) != napi_ok) return false;
-  if (type == napi_undefined) return true;
-  char text[16] = {0};
-  size_t length = 0;
-  if (type != napi_string || napi_get_value_string_utf8(env, value, text, sizeof text, &length) != napi_ok) {
-    return ThrowType(env, "options.iosqeAsync must be 'auto', 'never' or 'always'"), false;
-  }
-  std::string policy(text, length);
+bool OptionPolicy(Napi::Object options, AsyncPolicy *out) {
+  Napi::Value value = options.Get("iosqeAsync");
+  if (options.Env().IsExceptionPending()) return false;
+  if (value.IsUndefined()) return true;
+  std::string policy = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
   if (policy == "auto") *out = AsyncPolicy::kAuto;
   else if (policy == "never") *out = AsyncPolicy::kNever;
   else if (policy == "always") *out = AsyncPolicy::kAlways;
-  else return ThrowType(env, "options.iosqeAsync must be 'auto', 'never' or 'always'"), false;
+  else return aio::ThrowTypeError(options.Env(), "options.iosqeAsync must be 'auto', 'never' or 'always'"), false;
   return true;
 }
 
-bool DecodeOptions(napi_env env, napi_value options, Options *opt) {
-  napi_valuetype type;
-  if (napi_typeof(env, options, &type) != napi_ok || type != napi_object) return ThrowType(env, "options must be an object"), false;
-  return OptionU32(env, options, "maxConcurrency", 1, 1024, &opt->max_concurrency) &&
-         OptionU32(env, options, "entries", 0, 32768, &opt->entries) &&
-         OptionBool(env, options, "sqpoll", &opt->sqpoll) &&
-         OptionU32(env, options, "sqpollIdleMs", 1, 3600000, &opt->sqpoll_idle_ms) &&
-         OptionPolicy(env, options, &opt->async_policy) &&
-         OptionU32(env, options, "asyncMinBytes", 0, UINT32_MAX, &opt->async_min_bytes) &&
-         OptionU32(env, options, "registeredFiles", 0, 32768, &opt->registered_files) &&
-         OptionU32(env, options, "disabledOps", 0, 0x7f, &opt->disabled_ops);
+bool DecodeOptions(Napi::Object options, Options *opt) {
+  opt->sqpoll = aio::ReadFlag(options, "sqpoll");
+  return !options.Env().IsExceptionPending() && OptionU32(options, "entries", 0, 32768, &opt->entries) &&
+         OptionU32(options, "sqpollIdleMs", 1, 3600000, &opt->sqpoll_idle_ms) && OptionPolicy(options, &opt->async_policy) &&
+         OptionU32(options, "asyncMinBytes", 0, UINT32_MAX, &opt->async_min_bytes) &&
+         OptionU32(options, "registeredFiles", 0, 32768, &opt->registered_files) &&
+         OptionU32(options, "disabledOps", 0, 0x7f, &opt->disabled_ops);
 }
 
 /*
  * The registered buffers: options.registeredBuffers, an array of Uint8Array
  * (the JS side turns every view into one).  Fills `ranges` sorted by base.
  */
-bool DecodeRegisteredBuffers(napi_env env, napi_value options, napi_value *array, std::vector<BufferRange> *ranges) {
-  napi_valuetype type;
-  if (napi_get_named_property(env, options, "registeredBuffers", array) != napi_ok || napi_typeof(env, *array, &type) != napi_ok) return false;
-  if (type == napi_undefined) return true;
-  bool is_array = false;
-  uint32_t count = 0;
-  if (napi_is_array(env, *array, &is_array) != napi_ok || !is_array || napi_get_array_length(env, *array, &count) != napi_ok || count > 16384) {
-    return ThrowType(env, "options.registeredBuffers must be an array of at most 16384 Uint8Arrays"), false;
+bool DecodeRegisteredBuffers(Napi::Object options, std::vector<BufferRange> *ranges) {
+  Napi::Env env = options.Env();
+  Napi::Value value = options.Get("registeredBuffers");
+  if (env.IsExceptionPending()) return false;
+  if (value.IsUndefined()) return true;
+  if (!value.IsArray() || value.As<Napi::Array>().Length() > 16384) {
+    return aio::ThrowTypeError(env, "options.registeredBuffers must be an array of at most 16384 Uint8Arrays"), false;
   }
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value view;
-    if (napi_get_element(env, *array, i, &view) != napi_ok) return false;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value view = array.Get(i);
+    if (env.IsExceptionPending()) return false;
     void *data = aio_typed_array_data(env, view, napi_uint8_array, 1, "options.registeredBuffers must hold non-empty Uint8Arrays");
     if (data == nullptr) return false;
-    size_t length = 0;
-    napi_get_typedarray_info(env, view, nullptr, &length, nullptr, nullptr, nullptr);
-    ranges->push_back({reinterpret_cast<uintptr_t>(data), reinterpret_cast<uintptr_t>(data) + length, i});
+    uintptr_t base = reinterpret_cast<uintptr_t>(data);
+    ranges->push_back({base, base + view.As<Napi::Uint8Array>().ByteLength(), i});
   }
   std::sort(ranges->begin(), ranges->end(), [](const BufferRange &a, const BufferRange &b) { return a.base < b.base; });
   return true;
 }
 
 // ---------------------------------------------------------------------------
-// Liveness: the poll handle and the context object are held only while IO
-// is in flight.
-// ---------------------------------------------------------------------------
-
-/*
- * Makes the event loop and the garbage collector see what is in flight:
- * while `inflight` > 0 the eventfd's poll handle keeps the loop alive and
- * the context object (and through it the method, the core and every buffer
- * the core pins) is strongly referenced.  Called at the end of every entry
- * point that changes `inflight`.
- */
-void UpdateLiveness(Context *ctx) {
-  bool want = ctx->inflight > 0 && ctx->state == State::kOpen;
-  if (want == ctx->poll_referenced) return;
-  ctx->poll_referenced = want;
-  uint32_t count;
-  if (want) {
-    if (ctx->poll_init) uv_ref(reinterpret_cast<uv_handle_t *>(&ctx->poll));
-    napi_reference_ref(ctx->env, ctx->self, &count);
-  } else {
-    if (ctx->poll_init) uv_unref(reinterpret_cast<uv_handle_t *>(&ctx->poll));
-    napi_reference_unref(ctx->env, ctx->self, &count);
-  }
-}
-
-// ---------------------------------------------------------------------------
 // Per-fd facts: the registered-file slot.
 // ---------------------------------------------------------------------------
 
-FdInfo *InfoFor(Context *ctx, int fd) {
+FdInfo *InfoFor(UringContext *ctx, int fd) {
   if (fd < 0 || fd >= kMaxCachedFd) return nullptr;
   if (static_cast<size_t>(fd) >= ctx->fds.size()) ctx->fds.resize(static_cast<size_t>(fd) + 1);
   return &ctx->fds[static_cast<size_t>(fd)];
 }
 
 /* The registered-file index for fd, registering it on first use; -1 to use the plain fd. */
-int FixedFileFor(Context *ctx, int fd) {
+int FixedFileFor(UringContext *ctx, int fd) {
   if (ctx->opt.registered_files == 0 || ctx->register_files_errno != 0) return -1;
   FdInfo *info = InfoFor(ctx, fd);
   if (info == nullptr || info->no_fixed) return -1;
@@ -253,7 +151,7 @@ int FixedFileFor(Context *ctx, int fd) {
 }
 
 /* The registered buffer that holds [base, base + length), or -1. */
-int FixedBufferFor(const Context *ctx, const void *base, uint64_t length) {
+int FixedBufferFor(const UringContext *ctx, const void *base, uint64_t length) {
   if (ctx->ranges.empty() || !ctx->fixed_rw_ok || ctx->register_buffers_errno != 0) return -1;
   uintptr_t start = reinterpret_cast<uintptr_t>(base);
   auto after = std::upper_bound(ctx->ranges.begin(), ctx->ranges.end(), start,
@@ -269,7 +167,7 @@ int FixedBufferFor(const Context *ctx, const void *base, uint64_t length) {
 // ---------------------------------------------------------------------------
 
 /* Records which of our ops the kernel supports (io_uring_get_probe_ring needs 5.6; older kernels have the 5.1 set). */
-void ProbeOpcodes(Context *ctx) {
+void ProbeOpcodes(UringContext *ctx) {
   struct io_uring_probe *probe = io_uring_get_probe_ring(&ctx->ring);
   auto has = [probe](int opcode) { return probe == nullptr ? opcode <= IORING_OP_WRITE_FIXED : io_uring_opcode_supported(probe, opcode) != 0; };
   ctx->use_read_op = probe != nullptr && has(IORING_OP_READ) && has(IORING_OP_WRITE);
@@ -286,8 +184,8 @@ void ProbeOpcodes(Context *ctx) {
  * does: COOP_TASKRUN, SINGLE_ISSUER and DEFER_TASKRUN measured no better
  * here (README "Measurements").
  */
-int InitRing(Context *ctx) {
-  uint32_t entries = ctx->opt.entries != 0 ? ctx->opt.entries : std::max<uint32_t>(ctx->opt.max_concurrency, 8);
+int InitRing(UringContext *ctx) {
+  uint32_t entries = ctx->opt.entries != 0 ? ctx->opt.entries : std::max<uint32_t>(ctx->capacity(), 8);
   struct io_uring_params params;
   memset(&params, 0, sizeof params);
   params.flags = ctx->opt.sqpoll ? IORING_SETUP_SQPOLL : 0;
@@ -303,7 +201,7 @@ int InitRing(Context *ctx) {
  * them for as long.  A failure (RLIMIT_MEMLOCK for unprivileged users) is
  * recorded and the IOs simply do not use fixed buffers.
  */
-void RegisterBuffers(Context *ctx) {
+void RegisterBuffers(UringContext *ctx) {
   if (ctx->ranges.empty()) return;
   std::vector<struct iovec> iov(ctx->ranges.size());
   for (const BufferRange &range : ctx->ranges) {
@@ -315,7 +213,7 @@ void RegisterBuffers(Context *ctx) {
 }
 
 /* A sparse registered-file table (every slot -1); files are added on first use. */
-void RegisterFiles(Context *ctx) {
+void RegisterFiles(UringContext *ctx) {
   uint32_t size = ctx->opt.registered_files;
   if (size == 0) return;
   std::vector<int> files(size, -1);
@@ -327,31 +225,28 @@ void RegisterFiles(Context *ctx) {
   for (uint32_t i = size; i > 0; i--) ctx->free_file_slots.push_back(static_cast<int32_t>(i - 1));
 }
 
-void OnEventfd(uv_poll_t *handle, int status, int events);
-void OnHandleClosed(uv_handle_t *handle);
+void OnEventfd(aio::Context *context);
 
-/* The eventfd the kernel signals on every CQE, watched by libuv.  Unreferenced until IO is in flight. */
-int WatchCompletions(Context *ctx) {
+/*
+ * The eventfd the kernel signals on every CQE, registered with the ring.
+ * The kit's watcher (aio::LoopCompletions) watches it on the event loop,
+ * referenced only while IO is in flight.  Returns 0 or -errno; a failure of
+ * the watcher itself has thrown (-EINVAL then).
+ */
+int WatchCompletions(UringContext *ctx) {
   ctx->eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (ctx->eventfd < 0) return -errno;
   int ret = io_uring_register_eventfd(&ctx->ring, ctx->eventfd);
-  if (ret == 0) ret = uv_poll_init(ctx->loop, &ctx->poll, ctx->eventfd);
+  if (ret == 0 && !ctx->completions.Init(ctx, ctx->eventfd, OnEventfd)) ret = -EINVAL;
   if (ret != 0) {
     close(ctx->eventfd);
     ctx->eventfd = -1;
-    return ret;
   }
-  ctx->poll.data = ctx;
-  ctx->poll_init = true;
-  ctx->open_handles++;
-  ctx->holders++;
-  uv_poll_start(&ctx->poll, UV_READABLE, OnEventfd);
-  if (!ctx->poll_referenced) uv_unref(reinterpret_cast<uv_handle_t *>(&ctx->poll));
-  return 0;
+  return ret;
 }
 
 /* Sets the ring up (in create; submit retries if it ever failed).  Returns 0, or -errno (kept in setup_errno). */
-int EnsureRing(Context *ctx) {
+int EnsureRing(UringContext *ctx) {
   if (ctx->ring_ready) return 0;
   int ret = InitRing(ctx);
   if (ret == 0) {
@@ -386,24 +281,52 @@ uint64_t UserData(uint32_t index, uint32_t generation) { return (static_cast<uin
  * fails its non-blocking attempt and is punted anyway; punting it at once
  * skips that attempt (8 KiB random writes: 83k → 132k/s).
  */
-bool WantsAsync(const Context *ctx, const aio_io *io) {
+bool WantsAsync(const UringContext *ctx, const aio_io *io) {
   if (ctx->opt.async_policy != AsyncPolicy::kAuto) return ctx->opt.async_policy == AsyncPolicy::kAlways;
   if (io->op == AIO_OP_FSYNC || io->op == AIO_OP_FDATASYNC) return false;
   bool page_cache_write = (io->op == AIO_OP_WRITE || io->op == AIO_OP_WRITEV) && (io->flags & AIO_IO_FILE_DIRECT) == 0;
   if ((io->flags & AIO_FLAG_BUFFERED) == 0 && !page_cache_write) return false;
-  return ctx->inflight + 1 > 4 && io->length >= ctx->opt.async_min_bytes;
+  return ctx->inflight() + ctx->accepting + 1 > 4 && io->length >= ctx->opt.async_min_bytes;
+}
+
+/*
+ * Decides, once per IO, what its SQE will say: the registered file or the
+ * plain fd, the registered buffer, IOSQE_ASYNC.  The SQE itself is written
+ * by PrepSqe when the IO is handed to the kernel, which may happen more than
+ * once if the kernel refuses it at first; so everything counted is counted
+ * here.
+ */
+void PlanSqe(UringContext *ctx, Slot *slot) {
+  aio_io *io = &slot->io;
+  int fd = static_cast<int>(io->file);
+  int fixed = FixedFileFor(ctx, fd);
+  slot->sqe_flags = 0;
+  slot->sqe_fd = fixed >= 0 ? fixed : fd;
+  if (fixed >= 0) {
+    slot->sqe_flags |= IOSQE_FIXED_FILE;
+    ctx->counters.fixedFileIos++;
+  }
+  slot->sqe_buffer = -1;
+  if (io->op == AIO_OP_READ || io->op == AIO_OP_WRITE) {
+    slot->sqe_buffer = FixedBufferFor(ctx, io->iov[0].base, std::min<uint64_t>(io->iov[0].len, kMaxRw));
+    if (slot->sqe_buffer >= 0) ctx->counters.fixedBufferIos++;
+  }
+  if (WantsAsync(ctx, io)) {
+    slot->sqe_flags |= IOSQE_ASYNC;
+    ctx->counters.asyncFlagged++;
+  }
 }
 
 /* A read or write of one buffer: READ_FIXED/WRITE_FIXED inside a registered buffer, else READ/WRITE (or a 1-vector READV/WRITEV before 5.6). */
-void PrepSingle(Context *ctx, struct io_uring_sqe *sqe, int fd, aio_io *io) {
+void PrepSingle(const UringContext *ctx, struct io_uring_sqe *sqe, const Slot &slot) {
+  const aio_io *io = &slot.io;
   bool read = io->op == AIO_OP_READ;
+  int fd = slot.sqe_fd;
   void *base = io->iov[0].base;
   unsigned length = static_cast<unsigned>(std::min<uint64_t>(io->iov[0].len, kMaxRw));
-  int buffer = FixedBufferFor(ctx, base, length);
-  if (buffer >= 0) {
-    if (read) io_uring_prep_read_fixed(sqe, fd, base, length, io->offset, buffer);
-    else io_uring_prep_write_fixed(sqe, fd, base, length, io->offset, buffer);
-    ctx->counters.fixedBufferIos++;
+  if (slot.sqe_buffer >= 0) {
+    if (read) io_uring_prep_read_fixed(sqe, fd, base, length, io->offset, slot.sqe_buffer);
+    else io_uring_prep_write_fixed(sqe, fd, base, length, io->offset, slot.sqe_buffer);
   } else if (ctx->use_read_op) {
     if (read) io_uring_prep_read(sqe, fd, base, length, io->offset);
     else io_uring_prep_write(sqe, fd, base, length, io->offset);
@@ -414,143 +337,236 @@ void PrepSingle(Context *ctx, struct io_uring_sqe *sqe, int fd, aio_io *io) {
   }
 }
 
-void PrepIo(Context *ctx, struct io_uring_sqe *sqe, aio_io *io) {
-  int fd = static_cast<int>(io->file);
-  unsigned char flags = 0;
-  int fixed = FixedFileFor(ctx, fd);
-  if (fixed >= 0) {
-    fd = fixed;
-    flags |= IOSQE_FIXED_FILE;
-    ctx->counters.fixedFileIos++;
-  }
+/* Writes the SQE of an accepted IO, as PlanSqe decided it. */
+void PrepSqe(const UringContext *ctx, struct io_uring_sqe *sqe, const Slot &slot) {
+  const aio_io *io = &slot.io;
+  int fd = slot.sqe_fd;
   const struct iovec *iov = reinterpret_cast<const struct iovec *>(io->iov);
   switch (io->op) {
     case AIO_OP_READ:
-    case AIO_OP_WRITE: PrepSingle(ctx, sqe, fd, io); break;
+    case AIO_OP_WRITE: PrepSingle(ctx, sqe, slot); break;
     case AIO_OP_READV: io_uring_prep_readv(sqe, fd, iov, io->iovcnt, io->offset); break;
     case AIO_OP_WRITEV: io_uring_prep_writev(sqe, fd, iov, io->iovcnt, io->offset); break;
     case AIO_OP_FSYNC: io_uring_prep_fsync(sqe, fd, 0); break;
     default: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
   }
-  if (WantsAsync(ctx, io)) {
-    flags |= IOSQE_ASYNC;
-    ctx->counters.asyncFlagged++;
-  }
-  io_uring_sqe_set_flags(sqe, flags);
+  io_uring_sqe_set_flags(sqe, slot.sqe_flags);
   io_uring_sqe_set_data64(sqe, UserData(static_cast<uint32_t>(io->index), io->generation));
 }
 
 // ---------------------------------------------------------------------------
 // Submitting.
+//
+// The ring never holds an entry the context has given up on.  Only Flush
+// and SubmitControl write SQEs, and before they return, whatever the kernel
+// did not take is taken back out of the ring (Settle).  Without that, an
+// entry that stayed in the ring after a failed io_uring_enter would go to
+// the kernel with the next one, after the IO had been run synchronously
+// (the ring broke) or dropped (teardown): a write done twice, or a read
+// into memory whose owner was told the IO was over.
 // ---------------------------------------------------------------------------
 
 void OnPrepare(uv_prepare_t *handle);
 void OnRetry(uv_timer_t *handle);
+uint32_t Drain(UringContext *ctx, int32_t *dest, uint32_t count);
+
+/* How many times Flush and SubmitControl retry a transient refusal at once, before leaving it to the retry timer. */
+const int kImmediateRetries = 4;
 
 /* Asks the prepare handle to run before the loop next blocks: it flushes SQEs and delivers stashed completions. */
-void SchedulePrepare(Context *ctx) {
-  if (ctx->prepare_active || ctx->state != State::kOpen) return;
+void SchedulePrepare(UringContext *ctx) {
+  if (ctx->prepare_active || !ctx->open() || ctx->timers == nullptr) return;
   ctx->prepare_active = true;
-  uv_prepare_start(&ctx->prepare, OnPrepare);
+  uv_prepare_start(&ctx->timers->prepare, OnPrepare);
 }
 
-/* The kernel took `n` SQEs from the front of the ring. */
-void ConsumePending(Context *ctx, uint32_t n) {
+/* The kernel took the first `n` pending IOs. */
+void ConsumePending(UringContext *ctx, uint32_t n) {
   n = std::min<uint32_t>(n, static_cast<uint32_t>(ctx->pending.size()));
-  for (uint32_t i = 0; i < n; i++) {
-    if (ctx->pending[i] != kNotAnIo) ctx->slots[ctx->pending[i]].pending = false;
-  }
+  for (uint32_t i = 0; i < n; i++) ctx->slots[ctx->pending[i]].pending = false;
   ctx->pending.erase(ctx->pending.begin(), ctx->pending.begin() + n);
 }
 
-void RunSynchronously(Context *ctx, uint32_t index);
+void RunSynchronously(UringContext *ctx, uint32_t index);
 
 /*
- * io_uring_enter failed with something other than EINTR/EAGAIN/EBUSY: the
- * ring cannot take submissions any more (it never happens on a healthy
- * ring).  IOs the kernel never took run synchronously here and complete
- * through the stash; IOs the kernel has still complete through the CQ; every
- * later IO goes to the core's synchronous fallback.
+ * io_uring_enter failed with an error that is not transient: the ring
+ * cannot take submissions any more (it never happens on a healthy ring).
+ * The pending IOs have no SQE in the ring (Settle took them back), so the
+ * kernel will never see them: they run synchronously here and complete
+ * through the stash.  IOs the kernel has still complete through the CQ;
+ * every later IO goes to the core's synchronous fallback.
  */
-void BreakRing(Context *ctx, int error) {
+void BreakRing(UringContext *ctx, int error) {
   ctx->ring_broken = true;
   ctx->broken_errno = error;
-  for (uint32_t index : ctx->pending) {
-    if (index != kNotAnIo) RunSynchronously(ctx, index);
-  }
+  for (uint32_t index : ctx->pending) RunSynchronously(ctx, index);
   ctx->pending.clear();
   SchedulePrepare(ctx);
 }
 
-/* EAGAIN/EBUSY from the kernel: try again in a millisecond (the loop is kept alive by the IO in flight). */
-void ArmRetry(Context *ctx) {
-  ctx->counters.submitRetries++;
-  if (ctx->retry_active || ctx->state != State::kOpen) return;
+/* The kernel refused for now: the retry timer tries again in a millisecond (the IO in flight keeps the loop alive). */
+void ArmRetry(UringContext *ctx) {
+  if (ctx->retry_active || !ctx->open() || ctx->timers == nullptr) return;
   ctx->retry_active = true;
-  uv_timer_start(&ctx->retry, OnRetry, 1, 0);
+  uv_timer_start(&ctx->timers->retry, OnRetry, 1, 0);
 }
 
-/* Submits every prepared SQE with one io_uring_enter.  Returns how many the kernel took, or -errno. */
-int Flush(Context *ctx) {
-  if (ctx->pending.empty() || !ctx->ring_ready || ctx->ring_broken) return 0;
-  int ret;
-  do {
-    ret = io_uring_submit(&ctx->ring);
-  } while (ret == -EINTR);
-  if (ret >= 0) {
-    ConsumePending(ctx, static_cast<uint32_t>(ret));
-    ctx->counters.enters++;
-    if (!ctx->pending.empty()) ArmRetry(ctx);
-    return ret;
+/* Refusals that say "not now" rather than "never": the kernel was short of memory or request slots, or its CQ was full. */
+bool Transient(int ret) { return ret == -EAGAIN || ret == -ENOMEM || ret == -EBUSY || ret == -EINTR; }
+
+/*
+ * Test hook (Context::enter_faults): publishes the SQEs the way
+ * io_uring_submit does before it enters, then fails with the fault's errno
+ * without entering, or enters asking the kernel to take only some of them.
+ */
+int InjectedEnter(UringContext *ctx) {
+  int32_t fault = ctx->enter_faults.front();
+  ctx->enter_faults.erase(ctx->enter_faults.begin());
+  struct io_uring_sq *sq = &ctx->ring.sq;
+  for (unsigned i = *sq->ktail; i != sq->sqe_tail; i++) sq->array[i & sq->ring_mask] = i & sq->ring_mask;
+  sq->sqe_head = sq->sqe_tail;
+  io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+  if (fault > 0) return -fault;
+  return io_uring_enter(ctx->ring.ring_fd, static_cast<unsigned>(-fault - 1), 0, 0, nullptr);
+}
+
+/* Hands the SQEs written since the last enter to the kernel (and waits for `wait_nr` completions).  The kernel's answer. */
+int Enter(UringContext *ctx, unsigned wait_nr) {
+  if (!ctx->enter_faults.empty()) return InjectedEnter(ctx);
+  return wait_nr > 0 ? io_uring_submit_and_wait(&ctx->ring, wait_nr) : io_uring_submit(&ctx->ring);
+}
+
+/*
+ * After an io_uring_enter for `written` new SQEs: how many the kernel took.
+ * The rest are taken back out of the ring, so that no later enter sends
+ * them: the SQ tail goes back to the kernel's head.  Without SQPOLL only
+ * io_uring_enter, on this thread, reads the SQ, so that is safe.  With
+ * SQPOLL the kernel's thread may take a published SQE at any moment, so
+ * every published SQE counts as taken (its IO is waited for like any other).
+ */
+uint32_t Settle(UringContext *ctx, uint32_t written, unsigned head_before) {
+  if ((ctx->setup_flags_used & IORING_SETUP_SQPOLL) != 0) return written;
+  struct io_uring_sq *sq = &ctx->ring.sq;
+  unsigned head = io_uring_smp_load_acquire(sq->khead);
+  if (sq->sqe_tail != head) {
+    io_uring_smp_store_release(sq->ktail, head);
+    sq->sqe_head = sq->sqe_tail = head;
   }
-  if (ret == -EAGAIN || ret == -EBUSY) ArmRetry(ctx);
-  else BreakRing(ctx, -ret);
+  return head - head_before;
+}
+
+/* Writes an SQE for each pending IO, in order, while the ring has room; returns how many. */
+uint32_t PrepPending(UringContext *ctx) {
+  uint32_t written = 0;
+  for (uint32_t index : ctx->pending) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
+    if (sqe == nullptr) break;
+    PrepSqe(ctx, sqe, ctx->slots[index]);
+    written++;
+  }
+  return written;
+}
+
+/* A full CQ makes the kernel refuse submissions (EBUSY): reap what is ready into the stash, delivered by the prepare handle. */
+void MakeRoomInCq(UringContext *ctx) {
+  ctx->stash_count = Drain(ctx, ctx->stash.data(), ctx->stash_count);
+  if (ctx->stash_count > 0) SchedulePrepare(ctx);
+}
+
+/*
+ * One attempt: writes the pending IOs' SQEs, enters, and takes back what the
+ * kernel did not take.  Returns the kernel's answer; *taken says how many
+ * IOs left `pending`.
+ */
+int SubmitPendingOnce(UringContext *ctx, unsigned wait_nr, uint32_t *taken) {
+  unsigned head_before = io_uring_smp_load_acquire(ctx->ring.sq.khead);
+  uint32_t written = PrepPending(ctx);
+  int ret = written > 0 ? Enter(ctx, wait_nr) : -EAGAIN;
+  *taken = written > 0 ? Settle(ctx, written, head_before) : 0;
+  ConsumePending(ctx, *taken);
+  if (ret >= 0) ctx->counters.enters++;
   return ret;
 }
 
-/* An SQE, flushing the ring once if it is full.  nullptr if the kernel will not take more right now. */
-struct io_uring_sqe *GetSqe(Context *ctx) {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
-  if (sqe == nullptr && Flush(ctx) > 0) sqe = io_uring_get_sqe(&ctx->ring);
-  return sqe;
+/*
+ * Hands every pending IO to the kernel, waiting for `wait_nr` completions
+ * if asked.  Transient refusals (EAGAIN, ENOMEM, EBUSY after reaping, EINTR,
+ * nothing taken) are retried at once a few times, then by the retry timer;
+ * any other error breaks the ring.  Returns how many IOs the kernel took, or
+ * the last error if it took none.
+ */
+int Flush(UringContext *ctx, unsigned wait_nr = 0) {
+  if (ctx->pending.empty() || !ctx->ring_ready || ctx->ring_broken) return 0;
+  uint32_t total = 0;
+  int ret = 0;
+  for (int refusals = 0; !ctx->pending.empty();) {
+    uint32_t taken;
+    ret = SubmitPendingOnce(ctx, wait_nr, &taken);
+    total += taken;
+    if (taken > 0 && ret >= 0) continue; /* the SQ was smaller than the batch, or the kernel stopped early: go on */
+    if (ret < 0 && !Transient(ret)) {
+      BreakRing(ctx, -ret);
+      break;
+    }
+    ctx->counters.submitRetries++;
+    if (ret == -EBUSY) MakeRoomInCq(ctx);
+    if (++refusals > kImmediateRetries) {
+      ArmRetry(ctx);
+      break;
+    }
+  }
+  return total > 0 || ret >= 0 ? static_cast<int>(total) : ret;
 }
-
-bool InRange(double value, double lo, double hi) { return value >= lo && value <= hi && value == std::floor(value); }
 
 /*
- * Checks one IO description before the kit decodes it: every word must be
- * an integer in its range (so that no conversion is undefined), the handle
- * index must name a free slot, the views must exist.
+ * Submits one SQE that is not an IO (a cancel request) on its own: the ring
+ * holds nothing else between calls.  Transient refusals are retried a few
+ * times; if the kernel does not take it, it is taken back out of the ring.
+ * Returns whether the kernel took it.
  */
-bool WordsValid(const Context *ctx, const double *w, uint32_t nviews) {
-  /* A read or write names exactly one buffer: PrepSingle uses iov[0]. */
-  bool single = w[0] == AIO_OP_READ || w[0] == AIO_OP_WRITE;
-  return InRange(w[0], 0, 6) && (!single || w[8] == 1) && InRange(w[1], 0, ctx->opt.max_concurrency - 1) && InRange(w[2], 0, 4294967295.0) &&
-         InRange(w[3], 0, 0x7fffffff) && InRange(w[4], 0, INT_MAX) && InRange(w[5], 0, 9007199254740992.0) &&
-         InRange(w[6], 0, 9007199254740992.0) && InRange(w[7], 0, nviews) && InRange(w[8], 0, nviews - w[7]) &&
-         !ctx->slots[static_cast<uint32_t>(w[1])].busy;
+bool SubmitControl(UringContext *ctx, uint64_t user_data, uint64_t target, int cancel_flags) {
+  for (int attempt = 0; attempt <= kImmediateRetries; attempt++) {
+    unsigned head_before = io_uring_smp_load_acquire(ctx->ring.sq.khead);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
+    if (sqe == nullptr) return false; /* SQPOLL: the kernel's thread has not emptied the ring yet */
+    io_uring_prep_cancel64(sqe, target, cancel_flags);
+    io_uring_sqe_set_data64(sqe, user_data);
+    int ret = Enter(ctx, 0);
+    if (Settle(ctx, 1, head_before) == 1) return true;
+    if (ret < 0 && !Transient(ret)) return false;
+    ctx->counters.submitRetries++;
+    if (ret == -EBUSY) MakeRoomInCq(ctx);
+  }
+  return false;
 }
 
-/* One IO of a submit call: returns its disposition (AIO_DISPOSITION_*). */
-int SubmitOne(Context *ctx, napi_env env, napi_value views, uint32_t nviews, uint32_t i) {
-  const double *w = ctx->words + static_cast<size_t>(i) * AIO_SUBMIT_STRIDE;
-  if (!WordsValid(ctx, w, nviews)) return ctx->counters.invalid++, AIO_DISPOSITION_UNSUPPORTED;
+/* Moves a decoded IO into its slot: the slot owns its iovecs from now on (inline ones are copied with it). */
+void MoveIo(aio_io *to, aio_io *from) {
+  memcpy(to, from, sizeof *to);
+  if (from->iov == from->inline_iov) to->iov = to->inline_iov;
+  from->iov = from->inline_iov; /* a malloc'ed vector now belongs to the slot */
+  from->iovcnt = 0;
+}
+
+/*
+ * One decoded IO of a submit call (the kit checked its words and buffers):
+ * returns its disposition.  An accepted IO moves into its handle's slot and
+ * waits in `pending` for Flush; any other is left to the caller to release.
+ */
+int AcceptIo(UringContext *ctx, aio_io *io) {
+  Slot &slot = ctx->slots[static_cast<uint32_t>(io->index)];
+  /* A read or write names exactly one buffer (PrepSingle uses iov[0]); a busy slot means the caller reused a handle. */
+  bool single = io->op == AIO_OP_READ || io->op == AIO_OP_WRITE;
+  if (slot.busy || (single && io->iovcnt != 1)) return ctx->counters.invalid++, AIO_DISPOSITION_UNSUPPORTED;
   /* More vectors than the kernel takes: the fallback does what node:fs (libuv) does with them. */
-  if (!ctx->op_ok[static_cast<int>(w[0])] || w[8] > kMaxIov) return ctx->counters.unsupported++, AIO_DISPOSITION_UNSUPPORTED;
-  uint32_t index = static_cast<uint32_t>(w[1]);
-  Slot &slot = ctx->slots[index];
-  int rc = aio_decode_io(env, ctx->words, views, i, &slot.io);
-  if (rc != 0) return ctx->counters.invalid++, rc == -ENOMEM ? AIO_DISPOSITION_EAGAIN : AIO_DISPOSITION_UNSUPPORTED;
-  struct io_uring_sqe *sqe = GetSqe(ctx);
-  if (sqe == nullptr) {
-    aio_io_release(&slot.io);
-    return ctx->counters.sqFull++, AIO_DISPOSITION_EAGAIN;
-  }
-  PrepIo(ctx, sqe, &slot.io);
+  if (!ctx->op_ok[io->op] || io->iovcnt > kMaxIov) return ctx->counters.unsupported++, AIO_DISPOSITION_UNSUPPORTED;
+  MoveIo(&slot.io, io);
+  PlanSqe(ctx, &slot);
   slot.busy = slot.pending = true;
-  ctx->pending.push_back(index);
+  ctx->pending.push_back(static_cast<uint32_t>(slot.io.index));
   ctx->busy++;
-  ctx->inflight++;
+  ctx->accepting++;
   ctx->counters.ios++;
   return AIO_DISPOSITION_ACCEPTED;
 }
@@ -560,7 +576,7 @@ int SubmitOne(Context *ctx, napi_env env, napi_value views, uint32_t nviews, uin
 // ---------------------------------------------------------------------------
 
 /* Records one finished IO in `dest` (triples) at *count and frees its slot. */
-void FinishSlot(Context *ctx, uint32_t index, int32_t result, int32_t *dest, uint32_t *count) {
+void FinishSlot(UringContext *ctx, uint32_t index, int32_t result, int32_t *dest, uint32_t *count) {
   Slot &slot = ctx->slots[index];
   int32_t *entry = dest + 3 * static_cast<size_t>(*count);
   entry[0] = static_cast<int32_t>(index);
@@ -573,12 +589,12 @@ void FinishSlot(Context *ctx, uint32_t index, int32_t result, int32_t *dest, uin
 }
 
 /* Runs an IO the kernel never took on this thread and stashes its completion. */
-void RunSynchronously(Context *ctx, uint32_t index) {
+void RunSynchronously(UringContext *ctx, uint32_t index) {
   int32_t result = aio_io_execute(&ctx->slots[index].io);
   FinishSlot(ctx, index, result, ctx->stash.data(), &ctx->stash_count);
 }
 
-void HandleCqe(Context *ctx, uint64_t data, int32_t result, int32_t *dest, uint32_t *count) {
+void HandleCqe(UringContext *ctx, uint64_t data, int32_t result, int32_t *dest, uint32_t *count) {
   if (data == kCancelTag) {
     ctx->cancel_seen = true;
     ctx->cancel_result = result;
@@ -600,7 +616,7 @@ void HandleCqe(Context *ctx, uint64_t data, int32_t result, int32_t *dest, uint3
  * count.  It never overflows: each accepted IO is reaped once, and `dest`
  * has room for every IO that can be in flight.
  */
-uint32_t Drain(Context *ctx, int32_t *dest, uint32_t count) {
+uint32_t Drain(UringContext *ctx, int32_t *dest, uint32_t count) {
   if (!ctx->ring_ready) return count;
   struct io_uring_cqe *cqes[kPeekBatch];
   unsigned n;
@@ -613,11 +629,11 @@ uint32_t Drain(Context *ctx, int32_t *dest, uint32_t count) {
 }
 
 /* Everything ready for JavaScript, into the completion table: stashed completions first, then the CQ. */
-uint32_t Collect(Context *ctx) {
+uint32_t Collect(UringContext *ctx) {
   uint32_t count = ctx->stash_count;
-  if (count > 0) memcpy(ctx->table, ctx->stash.data(), sizeof(int32_t) * 3 * count);
+  if (count > 0) memcpy(ctx->table(), ctx->stash.data(), sizeof(int32_t) * 3 * count);
   ctx->stash_count = 0;
-  return Drain(ctx, ctx->table, count);
+  return Drain(ctx, ctx->table(), count);
 }
 
 // ---------------------------------------------------------------------------
@@ -625,71 +641,111 @@ uint32_t Collect(Context *ctx) {
 // ---------------------------------------------------------------------------
 
 /*
- * Calls the JS onComplete(count) through napi_make_callback, so promise
- * reactions and nextTicks run when it returns, as after any I/O callback.
- * A throw (a bug: the core never throws from there) becomes an uncaught
- * exception, as it would for any other callback.
+ * Calls the JS onComplete(count) (the kit's Deliver) inside a callback
+ * scope, as napi_make_callback would, so promise reactions and nextTicks
+ * run when it returns, as after any I/O callback.  A throw (a bug: the core
+ * never throws from there) becomes an uncaught exception, as it would for
+ * any other callback.  The kit's watcher calls us from libuv with no
+ * handle scope open, so this opens one.
  */
-void CallOnComplete(Context *ctx, uint32_t count) {
-  napi_env env = ctx->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn, global, argv, result;
-  if (napi_get_reference_value(env, ctx->on_complete, &fn) == napi_ok && fn != nullptr && napi_get_global(env, &global) == napi_ok) {
-    napi_create_uint32(env, count, &argv);
+void CallOnComplete(UringContext *ctx, uint32_t count) {
+  napi_env env = ctx->env();
+  napi_handle_scope handles;
+  if (napi_open_handle_scope(env, &handles) != napi_ok) return;
+  napi_value resource;
+  napi_callback_scope scope;
+  if (napi_get_global(env, &resource) == napi_ok && napi_open_callback_scope(env, resource, ctx->async_context, &scope) == napi_ok) {
     ctx->counters.deliveries++;
-    if (napi_make_callback(env, ctx->async_context, global, fn, 1, &argv, &result) == napi_pending_exception) {
+    ctx->Deliver(count);
+    bool thrown = false;
+    if (napi_is_exception_pending(env, &thrown) == napi_ok && thrown) {
       napi_value error;
       napi_get_and_clear_last_exception(env, &error);
       napi_fatal_exception(env, error);
     }
+    napi_close_callback_scope(env, scope);
   }
-  napi_close_handle_scope(env, scope);
+  napi_close_handle_scope(env, handles);
 }
 
 /*
  * Hands every ready completion to JavaScript in one call, then submits
  * what the callbacks started.  JavaScript may close the context inside the
- * call; the context's memory outlives it (it waits for the handles' close
- * callbacks), so only the state is checked afterwards.
+ * call; the context's memory outlives it (the kit frees it only when the
+ * context object is collected), so only open() is checked afterwards.
  */
-void Deliver(Context *ctx) {
+void DeliverReady(UringContext *ctx) {
   uint32_t count = Collect(ctx);
   if (count > 0) {
-    ctx->inflight -= count;
+    ctx->Completed(count);
     CallOnComplete(ctx, count);
   }
-  if (ctx->state != State::kOpen) return;
+  if (!ctx->open()) return;
   if (Flush(ctx) > 0) ctx->counters.deferredFlushes++;
-  UpdateLiveness(ctx);
 }
 
-void OnEventfd(uv_poll_t *handle, int status, int events) {
-  Context *ctx = static_cast<Context *>(handle->data);
-  if (ctx->state != State::kOpen) return;
+/* The kit's watcher: the eventfd is readable, so the kernel posted CQEs. */
+void OnEventfd(aio::Context *context) {
+  UringContext *ctx = static_cast<UringContext *>(context);
   uint64_t value;
   /* Reset the counter (level-triggered poll); EAGAIN just means a waiter already reaped. */
   if (read(ctx->eventfd, &value, sizeof value) < 0 && errno != EAGAIN) return;
   ctx->counters.wakeups++;
-  Deliver(ctx);
+  DeliverReady(ctx);
 }
 
+
+void OnTimersClosed(uv_handle_t *handle) {
+  LoopTimers *timers = static_cast<LoopTimers *>(handle->data);
+  if (--timers->open_handles > 0) return;
+  if (timers->teardown != nullptr) napi_remove_async_cleanup_hook(timers->teardown);
+  delete timers;
+}
+
+void CloseTimers(LoopTimers *timers) {
+  if (timers->closing) return;
+  timers->closing = true;
+  timers->context = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t *>(&timers->prepare), OnTimersClosed);
+  uv_close(reinterpret_cast<uv_handle_t *>(&timers->retry), OnTimersClosed);
+}
+
+/* The environment is going away: the context's own hook (newer) has normally closed the handles already. */
+void OnTimersTeardown(napi_async_cleanup_hook_handle handle, void *arg) { CloseTimers(static_cast<LoopTimers *>(arg)); }
+
 void OnPrepare(uv_prepare_t *handle) {
-  Context *ctx = static_cast<Context *>(handle->data);
+  UringContext *ctx = static_cast<LoopTimers *>(handle->data)->context;
   uv_prepare_stop(handle);
+  if (ctx == nullptr || !ctx->open()) return;
   ctx->prepare_active = false;
-  if (ctx->state != State::kOpen) return;
   if (ctx->stash_count > 0) {
-    Deliver(ctx);
+    DeliverReady(ctx);
   } else if (Flush(ctx) > 0) {
     ctx->counters.deferredFlushes++;
   }
 }
 
 void OnRetry(uv_timer_t *handle) {
-  Context *ctx = static_cast<Context *>(handle->data);
+  UringContext *ctx = static_cast<LoopTimers *>(handle->data)->context;
+  if (ctx == nullptr || !ctx->open()) return;
   ctx->retry_active = false;
-  if (ctx->state == State::kOpen) Flush(ctx);
+  Flush(ctx);
+}
+
+/* Creates the prepare handle and the retry timer; false after throwing. */
+bool InitTimers(UringContext *ctx) {
+  LoopTimers *timers = new LoopTimers();
+  timers->context = ctx;
+  uv_prepare_init(ctx->loop, &timers->prepare);
+  uv_timer_init(ctx->loop, &timers->retry);
+  timers->prepare.data = timers;
+  timers->retry.data = timers;
+  timers->open_handles = 2;
+  uv_unref(reinterpret_cast<uv_handle_t *>(&timers->prepare));
+  uv_unref(reinterpret_cast<uv_handle_t *>(&timers->retry));
+  if (napi_add_async_cleanup_hook(ctx->env(), OnTimersTeardown, timers, &timers->teardown) != napi_ok) timers->teardown = nullptr;
+  ctx->timers = timers;
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -702,34 +758,35 @@ void Nap() {
   nanosleep(&ts, nullptr);
 }
 
-/* Blocks until at least one CQE is ready, submitting what is prepared on the way.  Returns 0 or -errno. */
-int Block(Context *ctx) {
+/*
+ * Blocks until at least one CQE is ready, submitting what is pending on the
+ * way (one io_uring_enter for both when the kernel takes everything).
+ * Returns 0 or -errno; the caller drains and asks again.
+ */
+int Block(UringContext *ctx) {
   ctx->counters.blockingWaits++;
   if (!ctx->pending.empty() && !ctx->ring_broken) {
-    int ret = io_uring_submit_and_wait(&ctx->ring, 1);
-    if (ret >= 0) {
-      ConsumePending(ctx, static_cast<uint32_t>(ret));
-      ctx->counters.enters++;
-      return 0;
-    }
-    if (ret != -EAGAIN && ret != -EBUSY && ret != -EINTR) return BreakRing(ctx, -ret), 0;
-    if (ret != -EINTR && ctx->busy == ctx->pending.size()) return Nap(), ret; /* nothing of ours in the kernel */
+    int ret = Flush(ctx, 1);
+    /* Taken and waited for; or the ring broke and the pending IOs ran synchronously into the stash. */
+    if ((ret > 0 && ctx->pending.empty()) || ctx->ring_broken) return 0;
+    /* Refused for now, and nothing of ours in the kernel to wait for: the caller asks again after a nap. */
+    if (ret <= 0 && ctx->busy == ctx->pending.size()) return Nap(), -EAGAIN;
   }
   struct io_uring_cqe *cqe;
   return io_uring_wait_cqe(&ctx->ring, &cqe); /* leaves the CQE for Drain */
 }
 
 /* Collects completions until IO (index, generation) is among them; returns how many are in the table. */
-uint32_t WaitFor(Context *ctx, uint32_t index, uint32_t generation) {
+uint32_t WaitFor(UringContext *ctx, uint32_t index, uint32_t generation) {
   uint32_t count = Collect(ctx);
   for (;;) {
     const Slot &slot = ctx->slots[index];
     if (!slot.busy || slot.io.generation != generation || !ctx->ring_ready) return count;
     int ret = Block(ctx);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) return count; /* the core asks again */
-    count = Drain(ctx, ctx->table, count);
+    count = Drain(ctx, ctx->table(), count);
     if (ctx->stash_count > 0) {
-      memcpy(ctx->table + 3 * static_cast<size_t>(count), ctx->stash.data(), sizeof(int32_t) * 3 * ctx->stash_count);
+      memcpy(ctx->table() + 3 * static_cast<size_t>(count), ctx->stash.data(), sizeof(int32_t) * 3 * ctx->stash_count);
       count += ctx->stash_count;
       ctx->stash_count = 0;
     }
@@ -742,24 +799,22 @@ uint32_t WaitFor(Context *ctx, uint32_t index, uint32_t generation) {
 
 /*
  * Submits an IORING_OP_ASYNC_CANCEL for the IO and waits for the cancel's
- * own CQE (it completes at once: it only looks the IO up).  Completions
- * reaped meanwhile go to the stash, delivered by the prepare handle.
- * Returns 0 (the IO will complete with -ECANCELED), 1 (too late: it
- * completes normally) or 2 (the kernel cannot cancel).
+ * own CQE (it completes at once: it only looks the IO up).  The IO is
+ * submitted first if it is still pending.  Completions reaped meanwhile go
+ * to the stash, delivered by the prepare handle.  Returns 0 (the IO will
+ * complete with -ECANCELED), 1 (too late: it completes normally; or the
+ * kernel would not take the request now) or 2 (the kernel cannot cancel).
  */
-int CancelIo(Context *ctx, uint32_t index, uint32_t generation) {
+int CancelIo(UringContext *ctx, uint32_t index, uint32_t generation) {
   const Slot &slot = ctx->slots[index];
   if (!ctx->ring_ready || !slot.busy || slot.io.generation != generation) return 1;
   if (!ctx->cancel_ok || ctx->ring_broken) return 2;
   ctx->counters.cancelRequests++;
-  if (Flush(ctx) < 0 || !ctx->pending.empty()) return 1;
-  struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
-  if (sqe == nullptr) return 1;
-  io_uring_prep_cancel64(sqe, UserData(index, generation), 0);
-  io_uring_sqe_set_data64(sqe, kCancelTag);
-  ctx->pending.push_back(kNotAnIo);
+  if (slot.pending) Flush(ctx);
+  if (slot.pending || ctx->ring_broken || !slot.busy) return 1;
   ctx->cancel_seen = false;
-  if (Flush(ctx) < 0) return 1; /* the request stays queued; its late CQE is ignored */
+  /* Not taken: nothing of the request stays in the ring (SubmitControl), so no late CQE can confuse a later cancel. */
+  if (!SubmitControl(ctx, kCancelTag, UserData(index, generation), 0)) return 1;
   while (!ctx->cancel_seen) {
     ctx->stash_count = Drain(ctx, ctx->stash.data(), ctx->stash_count);
     if (ctx->cancel_seen) break;
@@ -777,338 +832,229 @@ int CancelIo(Context *ctx, uint32_t index, uint32_t generation) {
 // Teardown.
 // ---------------------------------------------------------------------------
 
-void ReleaseHolder(Context *ctx) {
-  if (--ctx->holders == 0) delete ctx;
-}
-
-/* Runs after a libuv handle closed: the last one ends the environment's wait for this context. */
-void OnHandleClosed(uv_handle_t *handle) {
-  Context *ctx = static_cast<Context *>(handle->data);
-  if (--ctx->open_handles == 0 && ctx->cleanup != nullptr) {
-    napi_remove_async_cleanup_hook(ctx->cleanup);
-    ctx->cleanup = nullptr;
-  }
-  ReleaseHolder(ctx);
-}
-
 /*
- * Waits for every IO the kernel still has, dropping the completions: the
- * context is going away with IO in flight (its environment is exiting), and
- * the buffers stay alive until we return.  Cancellation first, so that IO
- * that may never complete on its own (a pipe read) ends now.
+ * Ends every IO, dropping the completions: after it returns the kernel
+ * touches no buffer of the context's IO.  With IO in flight only when the
+ * environment is going away (the core waits for every IO before close()),
+ * or when a raw caller closes early.  Teardown cancels everything:
+ * - pending IOs were never seen by the kernel (no SQE of theirs is in the
+ *   ring), and now never will be: they are simply dropped;
+ * - IOs the kernel has are cancelled (IO that may never complete on its
+ *   own, like a pipe read, ends now), and waited for, so that the kernel is
+ *   done with their memory before this returns.
  */
-void Quiesce(Context *ctx) {
-  Flush(ctx);
-  for (uint32_t index : ctx->pending) {
-    /* Never seen by the kernel: nothing to wait for (the ring dies with the SQE in it). */
-    ctx->stash_count = 0;
-    if (index != kNotAnIo) FinishSlot(ctx, index, -ECANCELED, ctx->stash.data(), &ctx->stash_count);
-  }
+void QuiesceRing(UringContext *ctx) {
+  ctx->stash_count = 0; /* undelivered completions are dropped with the rest */
+  for (uint32_t index : ctx->pending) FinishSlot(ctx, index, -ECANCELED, ctx->stash.data(), &ctx->stash_count);
   ctx->pending.clear();
-  if (ctx->busy > 0 && ctx->cancel_ok) {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
-    if (sqe != nullptr) {
-      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-      io_uring_sqe_set_data64(sqe, kCancelAllTag);
-      io_uring_submit(&ctx->ring);
-    }
-  }
+  bool cancel_sent = !ctx->cancel_ok;
   while (ctx->busy > 0) {
     ctx->stash_count = Drain(ctx, ctx->stash.data(), 0);
+    if (ctx->busy == 0) break;
+    /* The kernel may refuse the request for a while (ENOMEM): until it takes it, poll instead of blocking on IO that may never end. */
+    if (!cancel_sent) cancel_sent = SubmitControl(ctx, kCancelAllTag, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
     struct io_uring_cqe *cqe;
-    int ret = ctx->busy > 0 ? io_uring_wait_cqe(&ctx->ring, &cqe) : 0;
+    int ret = cancel_sent ? io_uring_wait_cqe(&ctx->ring, &cqe) : -EAGAIN;
     if (ret < 0 && ret != -EINTR) Nap();
   }
   ctx->stash_count = 0;
 }
 
-void ReleaseReferences(Context *ctx) {
-  napi_env env = ctx->env;
-  for (napi_ref *ref : {&ctx->words_ref, &ctx->table_ref, &ctx->on_complete, &ctx->self, &ctx->registered}) {
-    if (*ref != nullptr) napi_delete_reference(env, *ref);
-    *ref = nullptr;
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The method's operations (aio::Context), called by the kit.
+// ---------------------------------------------------------------------------
+
+/*
+ * The ring now, not at the first IO: a ring created later takes the lowest
+ * free fd, which may be the number of an fd the caller just closed, and IO
+ * on that stale number would then reach the ring instead of failing with
+ * EBADF.  A setup failure is an error here, where the user can see it.
+ */
+bool UringContext::Start(const aio::ContextArgs &args) {
+  Napi::Env env = this->env();
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return aio::ThrowError(env, "AIO_ERR_NATIVE", "no event loop"), false;
+  slots.resize(capacity());
+  pending.reserve(capacity());
+  stash.resize(3 * static_cast<size_t>(capacity()));
+  Napi::Value buffers = args.options.Get("registeredBuffers");
+  if (buffers.IsArray()) registered = Napi::Persistent(buffers.As<Napi::Array>());
+  napi_value name;
+  if (napi_create_string_utf8(env, "aio:io_uring", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, nullptr, name, &async_context) != napi_ok || !InitTimers(this)) {
+    Quiesce(false);
+    return false;
   }
-  if (ctx->async_context != nullptr) napi_async_destroy(env, ctx->async_context);
-  ctx->async_context = nullptr;
+  int ret = EnsureRing(this);
+  if (ret != 0) {
+    Quiesce(false);
+    if (!env.IsExceptionPending()) aio::ThrowError(env, "AIO_ERR_METHOD_UNAVAILABLE", SetupFailureReason(-ret).c_str());
+    return false;
+  }
+  return true;
+}
+
+/* Takes the decoded IOs of a submit call: a batch of 2 or more goes to the kernel at once; a single IO waits for the prepare handle. */
+uint32_t UringContext::Submit(aio::SubmitBatch &batch) {
+  counters.invalid += batch.invalid;
+  bool usable = ring_ready && !ring_broken;
+  accepting = 0;
+  for (uint32_t i = 0; i < batch.count; i++) {
+    if (!batch.valid[i]) continue;
+    int disposition = usable ? AcceptIo(this, &batch.ios[i]) : AIO_DISPOSITION_EAGAIN;
+    if (disposition != AIO_DISPOSITION_ACCEPTED) aio_io_release(&batch.ios[i]);
+    SetDisposition(i, static_cast<enum aio_disposition>(disposition));
+  }
+  uint32_t accepted = accepting;
+  accepting = 0;
+  if (accepted > 0 && batch.count > 1) {
+    if (Flush(this) > 0) counters.batchEnters++;
+  } else if (accepted > 0) {
+    SchedulePrepare(this);
+  }
+  return accepted;
+}
+
+/* Submits what is pending and hands over what is ready, without blocking. */
+uint32_t UringContext::Poll() {
+  if (Flush(this) > 0) counters.deferredFlushes++;
+  uint32_t count = Collect(this);
+  Completed(count);
+  return count;
+}
+
+/* Blocks until that IO completed; hands over what is ready. */
+uint32_t UringContext::Wait(uint32_t index, uint32_t generation) {
+  uint32_t count = WaitFor(this, index, generation);
+  Completed(count);
+  return count;
+}
+
+uint32_t UringContext::Cancel(uint32_t index, uint32_t generation) { return static_cast<uint32_t>(CancelIo(this, index, generation)); }
+
+/*
+ * Ends the context (once: close(), the finalizer, or the environment's
+ * cleanup hook with `teardown`): waits for IO still in the kernel, frees
+ * the ring (which unpins registered buffers and files), stops the eventfd
+ * watcher before closing the eventfd, and closes the other libuv handles.
+ * The kit then drops its own references (tables, onComplete, the object).
+ */
+void UringContext::Quiesce(bool teardown) {
+  if (ring_ready) {
+    QuiesceRing(this);
+    io_uring_unregister_eventfd(&ring);
+    io_uring_queue_exit(&ring);
+    ring_ready = false;
+  }
+  completions.Stop();
+  if (eventfd >= 0) close(eventfd);
+  eventfd = -1;
+  if (timers != nullptr) CloseTimers(timers);
+  timers = nullptr;
+  registered.Reset();
+  if (async_context != nullptr) napi_async_destroy(env(), async_context);
+  async_context = nullptr;
+}
+
+/* The counters above plus the ring's current shape. */
+void UringContext::Stats(Napi::Object stats) {
+  const Counters &c = counters;
+  aio::SetCounters(stats, {{"ios", double(c.ios)}, {"enters", double(c.enters)}, {"batchEnters", double(c.batchEnters)},
+                           {"deferredFlushes", double(c.deferredFlushes)}, {"cqes", double(c.cqes)}, {"wakeups", double(c.wakeups)},
+                           {"deliveries", double(c.deliveries)}, {"blockingWaits", double(c.blockingWaits)},
+                           {"unsupported", double(c.unsupported)}, {"invalid", double(c.invalid)}, {"sqFull", double(c.sqFull)},
+                           {"asyncFlagged", double(c.asyncFlagged)}, {"fixedBufferIos", double(c.fixedBufferIos)},
+                           {"fixedFileIos", double(c.fixedFileIos)}, {"cancelRequests", double(c.cancelRequests)},
+                           {"canceled", double(c.canceled)}, {"submitRetries", double(c.submitRetries)}, {"strayCqes", double(c.strayCqes)}});
+  /* sqQueued: SQEs published to the kernel and not taken yet: always 0 between calls without SQPOLL (see Settle). */
+  aio::SetCounters(stats, {{"ringCreated", ring_ready ? 1.0 : 0.0},
+                           {"sqEntries", ring_ready ? double(ring.sq.ring_entries) : 0},
+                           {"cqEntries", ring_ready ? double(ring.cq.ring_entries) : 0},
+                           {"setupFlags", double(setup_flags_used)},
+                           {"setupErrno", double(setup_errno)},
+                           {"brokenErrno", double(broken_errno)},
+                           {"inFlight", double(open() ? inflight() : 0)},
+                           {"sqQueued", ring_ready ? double(*ring.sq.ktail - *ring.sq.khead) : 0},
+                           {"registeredBuffers", register_buffers_errno == 0 ? double(ranges.size()) : 0},
+                           {"registerBuffersErrno", double(register_buffers_errno)},
+                           {"registeredFiles", register_files_errno == 0 ? double(opt.registered_files) : 0},
+                           {"registerFilesErrno", double(register_files_errno)}});
+}
+
+namespace {
+
+/* create(options, ...): the context's own options; the kit has read maxConcurrency and the tables.  nullptr after throwing. */
+aio::Context *CreateUring(Napi::Env env, const aio::ContextArgs &args) {
+  Options opt;
+  std::vector<BufferRange> ranges;
+  if (!DecodeOptions(args.options, &opt) || !DecodeRegisteredBuffers(args.options, &ranges)) return nullptr;
+  return new UringContext(opt, std::move(ranges));
 }
 
 /*
- * Ends the context: waits for IO still in the kernel, frees the ring (which
- * unpins registered buffers and files), drops every JavaScript reference
- * and closes the libuv handles.  Idempotent; called by close(), by the
- * wrapper's finalizer and by the environment's cleanup hook.
+ * The context behind a context object for forgetFile, which may come after
+ * the context was closed (then there is nothing to forget): nullptr if so
+ * or after throwing.
  */
-void Teardown(Context *ctx) {
-  if (ctx->state == State::kClosed) return;
-  if (ctx->ring_ready) {
-    Quiesce(ctx);
-    io_uring_unregister_eventfd(&ctx->ring);
-    io_uring_queue_exit(&ctx->ring);
-    ctx->ring_ready = false;
+UringContext *ContextForFile(Napi::Value value) {
+  bool tagged = value.IsObject() && value.As<Napi::Object>().CheckTypeTag(&uring_ops.tag);
+  void *data = nullptr;
+  if (!tagged || napi_unwrap(value.Env(), value, &data) != napi_ok || data == nullptr) {
+    return aio::UnwrapOpen(value, &uring_ops), nullptr; /* throws the kit's usual error */
   }
-  ctx->state = State::kClosed;
-  ctx->inflight = 0;
-  ReleaseReferences(ctx);
-  if (ctx->poll_init) {
-    /* uv_poll_stop drops the fd from libuv's epoll set, so the eventfd can go now, not in a later loop turn. */
-    uv_poll_stop(&ctx->poll);
-    close(ctx->eventfd);
-    ctx->eventfd = -1;
-    uv_close(reinterpret_cast<uv_handle_t *>(&ctx->poll), OnHandleClosed);
-  }
-  uv_close(reinterpret_cast<uv_handle_t *>(&ctx->prepare), OnHandleClosed);
-  uv_close(reinterpret_cast<uv_handle_t *>(&ctx->retry), OnHandleClosed);
-}
-
-void Finalize(napi_env env, void *data, void *hint) {
-  Context *ctx = static_cast<Context *>(data);
-  Teardown(ctx);
-  ReleaseHolder(ctx);
-}
-
-/* The environment is exiting (worker termination, process end): wait for in-flight IO, then close. */
-void OnEnvironmentTeardown(napi_async_cleanup_hook_handle handle, void *arg) { Teardown(static_cast<Context *>(arg)); }
-
-// ---------------------------------------------------------------------------
-// Creating a context.
-// ---------------------------------------------------------------------------
-
-/* libuv handles that exist for the whole context: the coalescing prepare handle and the retry timer. */
-void InitHandles(Context *ctx) {
-  uv_prepare_init(ctx->loop, &ctx->prepare);
-  uv_timer_init(ctx->loop, &ctx->retry);
-  ctx->prepare.data = ctx;
-  ctx->retry.data = ctx;
-  uv_unref(reinterpret_cast<uv_handle_t *>(&ctx->prepare));
-  uv_unref(reinterpret_cast<uv_handle_t *>(&ctx->retry));
-  ctx->open_handles += 2;
-  ctx->holders += 2;
-}
-
-/* The wrapper object JavaScript holds; it also holds onComplete, so the context's weak reference to it is enough. */
-napi_value WrapContext(napi_env env, Context *ctx, napi_value on_complete) {
-  napi_value object;
-  if (napi_create_object(env, &object) != napi_ok || napi_type_tag_object(env, object, &kContextTag) != napi_ok) return nullptr;
-  napi_property_descriptor property = {"onComplete", nullptr, nullptr, nullptr, nullptr, on_complete, napi_default, nullptr};
-  if (napi_define_properties(env, object, 1, &property) != napi_ok) return nullptr;
-  if (napi_wrap(env, object, ctx, Finalize, nullptr, nullptr) != napi_ok) return nullptr;
-  return object;
-}
-
-bool CreateReferences(napi_env env, Context *ctx, napi_value object, napi_value *argv, napi_value registered) {
-  napi_valuetype type;
-  napi_typeof(env, registered, &type);
-  napi_value name;
-  napi_create_string_utf8(env, "aio:io_uring", NAPI_AUTO_LENGTH, &name);
-  return napi_create_reference(env, argv[1], 1, &ctx->words_ref) == napi_ok &&
-         napi_create_reference(env, argv[2], 1, &ctx->table_ref) == napi_ok &&
-         napi_create_reference(env, argv[3], 0, &ctx->on_complete) == napi_ok &&
-         napi_create_reference(env, object, 0, &ctx->self) == napi_ok &&
-         (type == napi_undefined || napi_create_reference(env, registered, 1, &ctx->registered) == napi_ok) &&
-         napi_async_init(env, nullptr, name, &ctx->async_context) == napi_ok;
+  UringContext *ctx = static_cast<UringContext *>(static_cast<aio::Context *>(data));
+  return ctx->open() ? ctx : nullptr;
 }
 
 }  // namespace
 
-/* create(options, words, completions, onComplete): a context with its ring. */
-napi_value Create(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!Args(env, info, argv)) return nullptr;
-  Options opt;
-  if (!DecodeOptions(env, argv[0], &opt)) return nullptr;
-  double *words = static_cast<double *>(aio_typed_array_data(env, argv[1], napi_float64_array, AIO_SUBMIT_MAX * AIO_SUBMIT_STRIDE,
-                                                             "words must be a Float64Array of AIO_SUBMIT_MAX * AIO_SUBMIT_STRIDE"));
-  if (words == nullptr) return nullptr;
-  int32_t *table = static_cast<int32_t *>(aio_typed_array_data(env, argv[2], napi_int32_array, 3 * static_cast<size_t>(opt.max_concurrency),
-                                                               "completions must be an Int32Array of 3 * maxConcurrency"));
-  if (table == nullptr) return nullptr;
-  napi_valuetype type;
-  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) return ThrowType(env, "onComplete must be a function");
-  napi_value registered;
-  std::vector<BufferRange> ranges;
-  if (!DecodeRegisteredBuffers(env, argv[0], &registered, &ranges)) return nullptr;
-  uv_loop_t *loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return ThrowType(env, "no event loop");
-
-  Context *ctx = new Context();
-  ctx->env = env;
-  ctx->loop = loop;
-  ctx->opt = opt;
-  ctx->words = words;
-  ctx->table = table;
-  ctx->ranges = std::move(ranges);
-  ctx->slots.resize(opt.max_concurrency);
-  ctx->pending.reserve(2 * static_cast<size_t>(opt.max_concurrency) + 2);
-  ctx->stash.resize(3 * static_cast<size_t>(opt.max_concurrency));
-  InitHandles(ctx);
-  napi_value object = WrapContext(env, ctx, argv[3]);
-  if (object == nullptr) {
-    Teardown(ctx); /* closes the handles; their callbacks and this release free ctx */
-    ReleaseHolder(ctx);
-    return nullptr;
-  }
-  /* From here the wrapper owns ctx (its finalizer tears it down), so failures just throw. */
-  if (!CreateReferences(env, ctx, object, argv, registered)) return nullptr;
-  napi_add_async_cleanup_hook(env, OnEnvironmentTeardown, ctx, &ctx->cleanup);
-  /*
-   * The ring now, not at the first IO: a ring created later takes the
-   * lowest free fd, which may be the number of an fd the caller just closed,
-   * and IO on that stale number would then reach the ring instead of failing
-   * with EBADF.  A setup failure is an error here, where the user can see it.
-   */
-  int ret = EnsureRing(ctx);
-  if (ret != 0) {
-    std::string reason = SetupFailureReason(-ret);
-    napi_throw_error(env, "AIO_ERR_METHOD_UNAVAILABLE", reason.c_str());
-    return nullptr;
-  }
-  return object;
-}
-
-/* submit(context, count, views): writes each IO's disposition into word 9. */
-napi_value Submit(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!Args(env, info, argv)) return nullptr;
-  Context *ctx = Unwrap(env, argv[0]);
-  uint32_t count, nviews;
-  bool is_array = false;
-  if (ctx == nullptr || !GetUint32(env, argv[1], 0, AIO_SUBMIT_MAX, "count must be an integer from 0 to 32", &count)) return nullptr;
-  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[2], &nviews) != napi_ok) {
-    return ThrowType(env, "views must be an array of ArrayBufferViews");
-  }
-  bool usable = EnsureRing(ctx) == 0 && !ctx->ring_broken;
-  uint32_t accepted = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    int disposition = usable ? SubmitOne(ctx, env, argv[2], nviews, i) : AIO_DISPOSITION_EAGAIN;
-    ctx->words[static_cast<size_t>(i) * AIO_SUBMIT_STRIDE + 9] = disposition;
-    if (disposition == AIO_DISPOSITION_ACCEPTED) accepted++;
-  }
-  if (accepted > 0 && count > 1) {
-    if (Flush(ctx) > 0) ctx->counters.batchEnters++;
-  } else if (accepted > 0) {
-    SchedulePrepare(ctx);
-  }
-  UpdateLiveness(ctx);
-  return Undefined(env);
-}
-
-/* poll(context): submits what is prepared and hands over what is ready, without blocking. */
-napi_value Poll(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!Args(env, info, argv)) return nullptr;
-  Context *ctx = Unwrap(env, argv[0]);
-  if (ctx == nullptr) return nullptr;
-  if (Flush(ctx) > 0) ctx->counters.deferredFlushes++;
-  uint32_t count = Collect(ctx);
-  ctx->inflight -= count;
-  UpdateLiveness(ctx);
-  return Uint32(env, count);
-}
-
-/* The (context, index, generation) arguments of wait and cancel; nullptr after throwing. */
-static Context *RefArgs(napi_env env, napi_callback_info info, uint32_t *index, uint32_t *generation) {
-  napi_value argv[3];
-  if (!Args(env, info, argv)) return nullptr;
-  Context *ctx = Unwrap(env, argv[0]);
-  if (ctx == nullptr || !GetUint32(env, argv[1], 0, ctx->opt.max_concurrency - 1, "index must be a handle index", index) ||
-      !GetUint32(env, argv[2], 0, UINT32_MAX, "generation must be a uint32", generation)) {
-    return nullptr;
-  }
-  return ctx;
-}
-
-/* wait(context, index, generation): blocks until that IO completed; hands over what is ready. */
-napi_value Wait(napi_env env, napi_callback_info info) {
-  uint32_t index, generation;
-  Context *ctx = RefArgs(env, info, &index, &generation);
-  if (ctx == nullptr) return nullptr;
-  uint32_t count = WaitFor(ctx, index, generation);
-  ctx->inflight -= count;
-  UpdateLiveness(ctx);
-  return Uint32(env, count);
-}
-
-/* cancel(context, index, generation): 0 canceled, 1 not canceled, 2 unsupported. */
-napi_value Cancel(napi_env env, napi_callback_info info) {
-  uint32_t index, generation;
-  Context *ctx = RefArgs(env, info, &index, &generation);
-  if (ctx == nullptr) return nullptr;
-  return Uint32(env, static_cast<uint32_t>(CancelIo(ctx, index, generation)));
-}
+/* The kit's tag for io_uring context objects, so a foreign object passed as a context is refused. */
+const aio::MethodOps uring_ops = {"io_uring", {0x6a1e3c5b9d0f4a27ULL, 0x8c2b7e19f4d3a605ULL}, CreateUring};
 
 /* forgetFile(context, fd): before the fd is closed, drop what the context remembers about it. */
-napi_value ForgetFile(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!Args(env, info, argv)) return nullptr;
-  Context *ctx = Unwrap(env, argv[0], false);
-  uint32_t fd;
-  if (ctx == nullptr || !GetUint32(env, argv[1], 0, INT_MAX, "fd must be a file descriptor", &fd)) return nullptr;
-  if (ctx->state != State::kOpen) return Undefined(env);
-  /* An SQE still naming the fd (or its fixed slot) must reach the kernel before the fd goes. */
+Napi::Value ForgetFile(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  UringContext *ctx = ContextForFile(info[0]);
+  double fd_value;
+  if (env.IsExceptionPending() || !aio::ReadInteger(info[1], 0, INT_MAX, "fd must be a file descriptor", &fd_value)) return Napi::Value();
+  if (ctx == nullptr) return env.Undefined();
+  uint32_t fd = static_cast<uint32_t>(fd_value);
+  /* An IO still naming the fd (or its fixed slot) must reach the kernel before the fd goes. */
   Flush(ctx);
-  if (fd >= ctx->fds.size()) return Undefined(env);
+  if (fd >= ctx->fds.size()) return env.Undefined();
   FdInfo &fdinfo = ctx->fds[fd];
+  /* If the kernel refused it for now, it must not name the slot, which may soon hold another file: it names the fd. */
+  for (uint32_t index : ctx->pending) {
+    Slot &slot = ctx->slots[index];
+    if (slot.io.file == fd && (slot.sqe_flags & IOSQE_FIXED_FILE) != 0) {
+      slot.sqe_flags &= static_cast<uint8_t>(~IOSQE_FIXED_FILE);
+      slot.sqe_fd = static_cast<int32_t>(fd);
+    }
+  }
   if (fdinfo.fixed >= 0 && ctx->ring_ready) {
     int none = -1;
     io_uring_register_files_update(&ctx->ring, static_cast<unsigned>(fdinfo.fixed), &none, 1);
     ctx->free_file_slots.push_back(fdinfo.fixed);
   }
   fdinfo = FdInfo();
-  return Undefined(env);
+  return env.Undefined();
 }
 
-/* close(context): frees the ring and the handles.  Every IO must have been delivered. */
-napi_value Close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!Args(env, info, argv)) return nullptr;
-  Context *ctx = Unwrap(env, argv[0], false);
-  if (ctx == nullptr) return nullptr;
-  if (ctx->inflight > 0 && ctx->state == State::kOpen) {
-    napi_throw_error(env, "AIO_ERR_BUSY", "close() with IO in flight: wait for every IO first");
-    return nullptr;
+/* injectEnterFaults(context, faults): test hook, see UringContext::enter_faults. */
+Napi::Value InjectEnterFaults(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  aio::Context *context = aio::UnwrapOpen(info[0], &uring_ops);
+  if (context == nullptr) return Napi::Value();
+  if (!info[1].IsArray()) return aio::ThrowTypeError(env, "faults must be an array of integers"), Napi::Value();
+  Napi::Array faults = info[1].As<Napi::Array>();
+  UringContext *ctx = static_cast<UringContext *>(context);
+  for (uint32_t i = 0; i < faults.Length(); i++) {
+    double fault;
+    if (!aio::ReadInteger(faults.Get(i), -1024, 4095, "faults must be an array of integers", &fault)) return Napi::Value();
+    ctx->enter_faults.push_back(static_cast<int32_t>(fault));
   }
-  Teardown(ctx);
-  return Undefined(env);
-}
-
-namespace {
-
-void SetNumber(napi_env env, napi_value object, const char *name, double value) {
-  napi_value v;
-  napi_create_double(env, value, &v);
-  napi_set_named_property(env, object, name, v);
-}
-
-}  // namespace
-
-/* stats(context): the counters above plus the ring's current shape. */
-napi_value Stats(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!Args(env, info, argv)) return nullptr;
-  Context *ctx = Unwrap(env, argv[0], false);
-  if (ctx == nullptr) return nullptr;
-  napi_value out;
-  napi_create_object(env, &out);
-  const Counters &c = ctx->counters;
-  const std::pair<const char *, uint64_t> counters[] = {
-      {"ios", c.ios}, {"enters", c.enters}, {"batchEnters", c.batchEnters}, {"deferredFlushes", c.deferredFlushes},
-      {"cqes", c.cqes}, {"wakeups", c.wakeups}, {"deliveries", c.deliveries}, {"blockingWaits", c.blockingWaits},
-      {"unsupported", c.unsupported}, {"invalid", c.invalid}, {"sqFull", c.sqFull}, {"asyncFlagged", c.asyncFlagged},
-      {"fixedBufferIos", c.fixedBufferIos}, {"fixedFileIos", c.fixedFileIos}, {"cancelRequests", c.cancelRequests},
-      {"canceled", c.canceled}, {"submitRetries", c.submitRetries}, {"strayCqes", c.strayCqes}};
-  for (const auto &counter : counters) SetNumber(env, out, counter.first, static_cast<double>(counter.second));
-  SetNumber(env, out, "ringCreated", ctx->ring_ready ? 1 : 0);
-  SetNumber(env, out, "sqEntries", ctx->ring_ready ? ctx->ring.sq.ring_entries : 0);
-  SetNumber(env, out, "cqEntries", ctx->ring_ready ? ctx->ring.cq.ring_entries : 0);
-  SetNumber(env, out, "setupFlags", ctx->setup_flags_used);
-  SetNumber(env, out, "setupErrno", ctx->setup_errno);
-  SetNumber(env, out, "brokenErrno", ctx->broken_errno);
-  SetNumber(env, out, "inFlight", ctx->inflight);
-  SetNumber(env, out, "registeredBuffers", ctx->register_buffers_errno == 0 ? static_cast<double>(ctx->ranges.size()) : 0);
-  SetNumber(env, out, "registerBuffersErrno", ctx->register_buffers_errno);
-  SetNumber(env, out, "registeredFiles", ctx->register_files_errno == 0 ? ctx->opt.registered_files : 0);
-  SetNumber(env, out, "registerFilesErrno", ctx->register_files_errno);
-  return out;
+  return env.Undefined();
 }
 
 }  // namespace aio_uring

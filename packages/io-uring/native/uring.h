@@ -1,10 +1,17 @@
 /*
  * uring.h: the io_uring method's native context, one per Aio context.
  *
+ * The context's lifecycle is the shared kit's (tooling/native, aio/kit.hh):
+ * the JavaScript functions of the core's contract and their argument
+ * checks, the type-tagged context object, the reference that is strong
+ * only while IO is in flight, the environment cleanup hook, the finalizer,
+ * and the eventfd watcher on the event loop (aio/loop.hh).  This file is
+ * the mechanism: the ring, submitting, reaping, cancelling, quiescing.
+ *
  * Everything here runs on the context's JavaScript thread: submissions
  * (binding.submit), the blocking wait (binding.wait), the non-blocking poll,
- * and the libuv callbacks that reap completions (an eventfd registered with
- * the ring and watched by a uv_poll_t) and flush coalesced submissions (a
+ * and the libuv callbacks that reap completions (the kit's watcher on an
+ * eventfd registered with the ring) and flush coalesced submissions (a
  * uv_prepare_t that runs just before the loop blocks).  No other thread ever
  * touches a context, so nothing here is locked; the kernel is the only other
  * party, and liburing orders our ring accesses against it.
@@ -15,15 +22,15 @@
 #ifndef AIO_URING_H
 #define AIO_URING_H
 
+#include "aio/kit.hh"
+#include "aio/loop.hh"
+
 #include <liburing.h>
-#include <node_api.h>
 #include <uv.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "aio/io.h"
 
 namespace aio_uring {
 
@@ -34,10 +41,9 @@ enum class AsyncPolicy : uint8_t {
   kAlways  /* every IO goes to the kernel's io-wq workers */
 };
 
-/* The options of one context, decoded from the object JavaScript passes to create(). */
+/* The io_uring options of one context, decoded from the object JavaScript passes to create() (the kit reads maxConcurrency). */
 struct Options {
-  uint32_t max_concurrency = 64; /* handles of the Aio context: the most IOs ever in flight */
-  uint32_t entries = 0;          /* SQ ring size; 0 means max_concurrency */
+  uint32_t entries = 0;          /* SQ ring size; 0 means the context's capacity (maxConcurrency) */
   bool sqpoll = false;           /* IORING_SETUP_SQPOLL, only when the user asks */
   uint32_t sqpoll_idle_ms = 1000;
   AsyncPolicy async_policy = AsyncPolicy::kAuto;
@@ -55,11 +61,18 @@ struct Options {
  * buffers the iovecs point into are JavaScript memory that the core keeps
  * referenced from the handle until it has processed the completion, which is
  * always after the CQE was reaped here.
+ *
+ * What the IO's SQE will say is decided once, when the IO is accepted
+ * (`sqe_*`); the SQE itself is written only when the IO is handed to the
+ * kernel, and written again if the kernel refused it (see Flush).
  */
 struct Slot {
   aio_io io;
-  bool busy = false;    /* accepted, CQE not reaped yet */
-  bool pending = false; /* SQE prepared, not yet consumed by io_uring_enter */
+  int32_t sqe_fd = -1;     /* the fd, or the registered-file index with IOSQE_FIXED_FILE */
+  int32_t sqe_buffer = -1; /* the registered buffer for READ_FIXED/WRITE_FIXED, or -1 */
+  uint8_t sqe_flags = 0;   /* IOSQE_FIXED_FILE, IOSQE_ASYNC */
+  bool busy = false;       /* accepted, CQE not reaped yet */
+  bool pending = false;    /* accepted, not yet taken by the kernel: no SQE of it is in the ring */
 };
 
 /* What the context knows about one fd (a vector indexed by fd). */
@@ -87,45 +100,66 @@ struct Counters {
   uint64_t blockingWaits = 0;    /* times the thread blocked in the kernel for a completion */
   uint64_t unsupported = 0;      /* IOs refused: op not supported by the kernel or disabled */
   uint64_t invalid = 0;          /* IOs refused: the description did not match the buffers */
-  uint64_t sqFull = 0;           /* IOs refused: no SQE could be had (EAGAIN) */
+  uint64_t sqFull = 0;           /* IOs refused for want of an SQE: no longer happens (IOs wait in `pending`), kept for stats() */
   uint64_t asyncFlagged = 0;     /* IOs submitted with IOSQE_ASYNC */
   uint64_t fixedBufferIos = 0;   /* IOs that used READ_FIXED/WRITE_FIXED */
   uint64_t fixedFileIos = 0;     /* IOs that used a registered file */
   uint64_t cancelRequests = 0;
   uint64_t canceled = 0;         /* cancel requests the kernel honoured (the IO ends with ECANCELED) */
-  uint64_t submitRetries = 0;    /* io_uring_enter said EAGAIN/EBUSY; retried later */
+  uint64_t submitRetries = 0;    /* io_uring_enter refused for now (EAGAIN, ENOMEM, EBUSY, nothing taken); retried */
   uint64_t strayCqes = 0;        /* CQEs that matched no busy slot (a bug if ever non-zero) */
 };
 
-enum class State : uint8_t { kOpen, kClosed };
+class UringContext;
 
-struct Context {
-  napi_env env = nullptr;
+/*
+ * The context's other libuv handles: the prepare handle (runs just before
+ * the loop blocks: flushes coalesced single IOs, delivers the stash) and
+ * the retry timer (the kernel refused submissions for now).  Both are
+ * unreferenced: they never keep the loop alive on their own.
+ *
+ * Who holds what: the context points at this record until Quiesce; from
+ * then on the record belongs to libuv until both close callbacks ran,
+ * which free it.  `context` is cleared when closing starts, so no callback
+ * reaches a context that may already be freed.  An async cleanup hook
+ * makes Node wait for those callbacks when the environment goes away (a
+ * worker's loop cannot be closed with handles open).
+ */
+struct LoopTimers {
+  uv_prepare_t prepare;
+  uv_timer_t retry;
+  UringContext *context = nullptr;
+  napi_async_cleanup_hook_handle teardown = nullptr;
+  int open_handles = 0;
+  bool closing = false;
+};
+
+
+class UringContext : public aio::Context {
+ public:
+  UringContext(const Options &opt, std::vector<BufferRange> ranges) : opt(opt), ranges(std::move(ranges)) {}
+
+  bool Start(const aio::ContextArgs &args) override;
+  uint32_t Submit(aio::SubmitBatch &batch) override;
+  uint32_t Poll() override;
+  uint32_t Wait(uint32_t index, uint32_t generation) override;
+  uint32_t Cancel(uint32_t index, uint32_t generation) override;
+  void Stats(Napi::Object stats) override;
+  void Quiesce(bool teardown) override;
+
   uv_loop_t *loop = nullptr;
   Options opt;
-  State state = State::kOpen;
 
   /*
-   * JavaScript objects the context holds.  `words` (the submission table)
-   * and `table` (the completion table) are held strongly until teardown: we
-   * read and write their memory.  `on_complete` is weak: the context object
-   * holds the function as a property, and `self` (the context object) is
-   * made strong while IO is in flight, so that the function, the method and
-   * every buffer the core pins stay reachable until their completion is
-   * delivered, and an idle, forgotten context can be collected.
-   * `registered` holds the registered buffers until the ring is gone (the
-   * kernel keeps their pages pinned; V8 must not free or reuse them).
+   * The registered buffers' array (options.registeredBuffers), held strongly
+   * until the ring is gone: the kernel keeps their pages pinned, so V8 must
+   * not free or reuse them.
    */
-  napi_ref words_ref = nullptr;
-  napi_ref table_ref = nullptr;
-  napi_ref on_complete = nullptr;
-  napi_ref self = nullptr;
-  napi_ref registered = nullptr;
+  Napi::Reference<Napi::Array> registered;
+  /* For the callback scope completions are delivered in (napi_make_callback's semantics). */
   napi_async_context async_context = nullptr;
-  double *words = nullptr;
-  int32_t *table = nullptr;
 
-  /* The ring, created with the context (see Create: not lazily, because of fd reuse). */
+  /* The ring, created with the context (see Start: not lazily, because of fd reuse). */
   struct io_uring ring;
   bool ring_ready = false;
   bool ring_broken = false; /* io_uring_enter failed for good: everything goes to the sync fallback */
@@ -139,11 +173,20 @@ struct Context {
   bool fixed_rw_ok = false;
 
   std::vector<Slot> slots;          /* by handle index */
-  std::vector<uint32_t> pending;    /* slot indexes whose SQE is not consumed yet, in prep order */
-  std::vector<int32_t> stash;       /* completions reaped by cancel(), delivered later: triples */
+  /*
+   * Slot indexes of accepted IOs the kernel has not taken yet, in order.
+   * They have no SQE in the ring: SQEs are written only inside Flush, and
+   * whatever the kernel does not take is removed from the ring before Flush
+   * returns.  So the ring never holds an entry the context has given up on
+   * (run synchronously after the ring broke, dropped at teardown), which the
+   * next io_uring_enter would otherwise send to the kernel.  (With SQPOLL an
+   * SQE is the kernel's once published: see Settle.)
+   */
+  std::vector<uint32_t> pending;
+  std::vector<int32_t> stash;       /* completions reaped by cancel() and friends, delivered later: triples */
   uint32_t stash_count = 0;
-  uint32_t inflight = 0;            /* accepted and not yet handed to JavaScript */
-  uint32_t busy = 0;                /* accepted and not yet reaped */
+  uint32_t busy = 0;                /* accepted and not yet reaped (the kit counts accepted and not yet delivered) */
+  uint32_t accepting = 0;           /* IOs accepted so far by the submit call under way (not yet counted by the kit) */
 
   /* cancel(): the result of our ASYNC_CANCEL, once its CQE was reaped. */
   bool cancel_seen = false;
@@ -155,39 +198,33 @@ struct Context {
   std::vector<int32_t> free_file_slots;
   int register_files_errno = 0;
 
-  /*
-   * libuv handles, all unreferenced except `poll`, which is referenced only
-   * while IO is in flight (so `await file.read()` at top level keeps the
-   * process alive, and an idle context never does).  The context outlives
-   * them: it is freed once the wrapper object was finalized and every
-   * handle's close callback ran (`holders` counts both).
-   */
-  uv_poll_t poll;
-  uv_prepare_t prepare;
-  uv_timer_t retry;
-  bool poll_init = false;
-  bool poll_referenced = false;
+  /* The kit's watcher on the eventfd: reaps and delivers on the loop; referenced while IO is in flight. */
+  aio::LoopCompletions completions;
+  /* The coalescing prepare handle and the retry timer (uring.cc); they outlive the context until closed. */
+  LoopTimers *timers = nullptr;
   bool prepare_active = false;
   bool retry_active = false;
-  int open_handles = 0;
-  int holders = 1;
-
-  /* The environment's teardown waits for in-flight IO through this hook. */
-  napi_async_cleanup_hook_handle cleanup = nullptr;
 
   Counters counters;
+
+  /*
+   * Test hook (only reachable when the addon was loaded with
+   * AIO_IO_URING_TEST_HOOKS=1): faults for the next submitting
+   * io_uring_enter calls, one per call, front first.  A positive value makes
+   * the call fail with that errno after the SQ tail was published, exactly
+   * the state a real failed io_uring_enter leaves; -(k + 1) lets the kernel
+   * take only the first k entries.
+   */
+  std::vector<int32_t> enter_faults;
 };
 
-/* The JavaScript functions of the binding (AioNativeBinding in @aio/core). */
-napi_value Create(napi_env env, napi_callback_info info);
-napi_value Submit(napi_env env, napi_callback_info info);
-napi_value Poll(napi_env env, napi_callback_info info);
-napi_value Wait(napi_env env, napi_callback_info info);
-napi_value Cancel(napi_env env, napi_callback_info info);
-napi_value Stats(napi_env env, napi_callback_info info);
-napi_value Close(napi_env env, napi_callback_info info);
-/* Extra: forget a file before it is closed (drops its registered-file slot and cached flags). */
-napi_value ForgetFile(napi_env env, napi_callback_info info);
+/* The method: the kit's create/submit/poll/wait/cancel/stats/close over UringContext (uring.cc). */
+extern const aio::MethodOps uring_ops;
+
+/* Extra: forget a file before it is closed (drops its registered-file slot). */
+Napi::Value ForgetFile(const Napi::CallbackInfo &info);
+/* Test hook: injectEnterFaults(context, faults) (see UringContext::enter_faults). */
+Napi::Value InjectEnterFaults(const Napi::CallbackInfo &info);
 
 /* probe.cc */
 /* Why io_uring_setup failed with `error` (a positive errno), in words a user can act on. */

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Aio, AioReturn, AioWaitRef } from '@aio/core';
+import { Aio, AioReturn, AioWaitRef, allocAligned } from '@aio/core';
 import { ioUring } from '@aio/io-uring';
 
 const { values } = parseArgs({
@@ -34,7 +34,9 @@ fs.writeFileSync(filePath, Buffer.alloc(BLOCK * BLOCKS, 1));
 
 const aio = new Aio({ method: ioUring(), maxConcurrency: Math.max(64, qd) });
 const file = aio.open(filePath);
-const buffers = Array.from({ length: qd }, () => Buffer.alloc(BLOCK));
+// allocAligned memory cannot be detached, so the core hands it to the ring as
+// it is (zero copy); a Buffer.alloc buffer would go through bounce memory.
+const buffers = Array.from({ length: qd }, () => allocAligned(BLOCK));
 const returns = Array.from({ length: qd }, () => new AioReturn());
 const refs = Array.from({ length: qd }, () => new AioWaitRef());
 let seed = 0x2545f491;

@@ -86,7 +86,7 @@ async function cancellation() {
 
 async function registered() {
   const pool = allocAligned(32 * 4096);
-  const aio = new Aio({ method: ioUring({ registeredBuffers: [pool, new Uint8Array(100)], registeredFiles: 2 }) });
+  const aio = new Aio({ method: ioUring({ registeredBuffers: [pool, new Uint8Array(new SharedArrayBuffer(100))], registeredFiles: 2 }) });
   for (let n = 0; n < 3; n++) {
     const file = aio.open(path.join(dir, 'ops'), { direct: true });
     await Promise.all(Array.from({ length: 32 }, (_, i) => file.read(pool.subarray(i * 4096, (i + 1) * 4096), i * 4096)));

@@ -13,19 +13,9 @@
  * ```
  */
 import * as fs from 'node:fs';
-import { AioUsageError, type AioFile, type AioMethod, type AioMethodFactory, type AioOpName, type AioProbeResult } from '@aio/core';
-import {
-  AIO_OP,
-  NativeMethod,
-  loadNativeBinding,
-  unavailableMethod,
-  type AioMethodCapabilities,
-  type AioMethodContext,
-  type AioMethodHost,
-  type AioNativeBinding,
-  type AioNativeContext,
-  type NativeMethodSpec,
-} from '@aio/core/method';
+import { isNonDetachable, type AioFile, type AioMethodFactory, type AioOpName, type AioProbeResult } from '@aio/core';
+import { defineNativeMethod, nativeCapabilities, nativeOption } from '@aio/core/method';
+import type { AioNativeBinding, AioNativeContext, CheckedOptions, NativeBindingLoad, NativeOptionRule } from '@aio/core/method';
 
 /** The method's name, as `AIO_METHOD`, the CLIs, the benchmark and test names use it. */
 export const methodName = 'io_uring' as const;
@@ -71,18 +61,6 @@ export interface IoUringOptions {
   disabledOps?: readonly AioOpName[];
 }
 
-/** The options as the addon's `create` and `probe` read them. */
-interface NativeOptions {
-  sqpoll: boolean;
-  sqpollIdleMs?: number;
-  entries?: number;
-  iosqeAsync: IoUringAsyncPolicy;
-  asyncMinBytes?: number;
-  registeredBuffers?: Uint8Array[];
-  registeredFiles: number;
-  disabledOps: number;
-}
-
 /** The addon: @aio/core's AioNativeBinding plus what only io_uring needs. */
 export interface IoUringBinding extends AioNativeBinding {
   /** Forgets what a context knows about an fd (its registered-file slot) before the fd is closed. */
@@ -91,96 +69,92 @@ export interface IoUringBinding extends AioNativeBinding {
   describeSetupError(errno: number, ioUringDisabled: number, inGroup: boolean): string;
 }
 
-const OPTION_KEYS = new Set([
-  'sqpoll',
-  'sqpollIdleMs',
-  'entries',
-  'iosqeAsync',
-  'asyncMinBytes',
-  'registeredBuffers',
-  'registeredFiles',
-  'disabledOps',
-]);
-const DEFAULT_REGISTERED_FILES = 256;
-
-function invalid(message: string): AioUsageError {
-  return new AioUsageError('AIO_ERR_INVALID_OPTION', `ioUring(): ${message}`);
-}
-
-function checkInteger(value: unknown, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** Registered buffers as plain Uint8Arrays over the same memory, in a private array the caller cannot change. */
-function normalizeBuffers(value: unknown): Uint8Array[] | undefined {
-  if (value === undefined) return undefined;
-  const list = ArrayBuffer.isView(value) ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.length > 16384) {
-    throw invalid('registeredBuffers must be an ArrayBufferView or an array of 1 to 16384 of them');
-  }
-  return list.map((view: unknown, i) => {
-    if (!ArrayBuffer.isView(view) || view.byteLength === 0 || view.byteLength > 2 ** 30) {
-      throw invalid(`registeredBuffers[${i}] must be a non-empty ArrayBufferView of at most 1 GiB`);
+/**
+ * Registered memory stays in the kernel's hands for the ring's lifetime,
+ * so it must be memory that cannot go away while the ring lives: a view on
+ * a SharedArrayBuffer or on memory from allocAligned() (an AlignedPagePool's
+ * pages).  An ordinary ArrayBuffer can be transferred away (postMessage,
+ * structuredClone with a transfer list) and freed, and the kernel would then
+ * read and write freed memory.  The views are kept as plain Uint8Arrays over
+ * the same memory, in a private array the caller cannot change.
+ */
+const registeredMemory: NativeOptionRule<Uint8Array[]> = {
+  check(value, name, fail) {
+    const list = ArrayBuffer.isView(value) ? [value] : value;
+    if (!Array.isArray(list) || list.length === 0 || list.length > 16384) {
+      return fail('type', `${name} must be an ArrayBufferView or an array of 1 to 16384 of them`);
     }
-    return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  });
-}
+    return list.map((view: unknown, i) => {
+      if (!ArrayBuffer.isView(view) || view.byteLength === 0 || view.byteLength > 2 ** 30) {
+        return fail('type', `${name}[${i}] must be a non-empty ArrayBufferView of at most 1 GiB`);
+      }
+      if (!isNonDetachable(view)) {
+        return fail(
+          'type',
+          `${name}[${i}] is on memory that can be detached (an ordinary ArrayBuffer): the kernel uses registered memory ` +
+            'for the ring\'s lifetime, and a transferred buffer would leave it pointing at freed memory; register memory ' +
+            'from allocAligned() or an AlignedPagePool, or a view on a SharedArrayBuffer',
+        );
+      }
+      return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    });
+  },
+};
 
-function normalizeOps(value: unknown): number {
-  if (value === undefined) return 0;
-  if (!Array.isArray(value)) throw invalid('disabledOps must be an array of op names');
-  let mask = 0;
-  for (const op of value) {
-    const code = typeof op === 'string' ? (AIO_OP as Record<string, number>)[op] : undefined;
-    if (code === undefined || code === 0) throw invalid(`disabledOps: unknown op ${JSON.stringify(op)}`);
-    mask |= 1 << code;
-  }
-  return mask;
-}
+const OPTIONS = {
+  sqpoll: nativeOption.boolean(),
+  sqpollIdleMs: nativeOption.integer(1, 3_600_000),
+  entries: nativeOption.integer(1, 32768),
+  iosqeAsync: nativeOption.oneOf<IoUringAsyncPolicy>(['auto', 'never', 'always']),
+  asyncMinBytes: nativeOption.integer(0, 0xffff_ffff),
+  registeredBuffers: registeredMemory,
+  registeredFiles: nativeOption.switchOrInteger(1, 32768, 256),
+  disabledOps: nativeOption.opMask(),
+};
 
-function normalizeOptions(options: IoUringOptions | undefined): NativeOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw invalid(`unknown option ${JSON.stringify(key)}`);
-  }
-  const raw = options;
-  if (raw.sqpoll !== undefined && typeof raw.sqpoll !== 'boolean') throw invalid('sqpoll must be a boolean');
-  if (raw.iosqeAsync !== undefined && !['auto', 'never', 'always'].includes(raw.iosqeAsync)) {
-    throw invalid(`iosqeAsync must be 'auto', 'never' or 'always', got ${String(raw.iosqeAsync)}`);
-  }
-  const files = raw.registeredFiles;
-  if (files !== undefined && typeof files !== 'boolean') checkInteger(files, 'registeredFiles', 1, 32768);
+const CAPABILITIES = nativeCapabilities({ vectored: true, maxDepth: 1024, completesOnOtherThread: false, fileKind: 'fd' });
+
+const uring = defineNativeMethod<IoUringBinding, typeof OPTIONS>({
+  name: methodName,
+  packageUrl: import.meta.url,
+  addon: 'aio_io_uring',
+  platform: { only: 'linux', reason: (platform) => `io_uring is Linux-only (this is ${platform})` },
+  options: OPTIONS,
+  // A real ring setup (with SQPOLL if asked) and a no-op round trip; the addon caches its answer per setting too.
+  probe: (binding, options) => binding.probe({ sqpoll: options.sqpoll ?? false }),
+  probeKey: (options) => String(options.sqpoll ?? false),
+  context: (binding, options) => ({
+    capabilities: CAPABILITIES,
+    // As in PostgreSQL: an IO handed to an io-wq worker must not find its fd
+    // closed (or reused) under it, so closing a file waits for its IO.
+    waitOnFileBeforeClose: true,
+    options: nativeOptions(options),
+    // Before an fd is closed the context drops its registered-file slot (the
+    // number can come back for another file) and submits any SQE naming it.
+    closeFile(context: AioNativeContext, file: AioFile): void {
+      binding.forgetFile(context, file.fd);
+      if (file.ownsFd) fs.closeSync(file.fd);
+    },
+  }),
+});
+
+/** The options as the addon's `create` reads them, defaults filled in. */
+function nativeOptions(options: CheckedOptions<typeof OPTIONS>): Record<string, unknown> {
   return {
-    sqpoll: raw.sqpoll ?? false,
-    sqpollIdleMs: checkInteger(raw.sqpollIdleMs, 'sqpollIdleMs', 1, 3_600_000),
-    entries: checkInteger(raw.entries, 'entries', 1, 32768),
-    iosqeAsync: raw.iosqeAsync ?? 'auto',
-    asyncMinBytes: checkInteger(raw.asyncMinBytes, 'asyncMinBytes', 0, 0xffff_ffff),
-    registeredBuffers: normalizeBuffers(raw.registeredBuffers),
-    registeredFiles: files === true ? DEFAULT_REGISTERED_FILES : typeof files === 'number' ? files : 0,
-    disabledOps: normalizeOps(raw.disabledOps),
+    ...options,
+    sqpoll: options.sqpoll ?? false,
+    iosqeAsync: options.iosqeAsync ?? 'auto',
+    registeredFiles: options.registeredFiles ?? 0,
+    disabledOps: options.disabledOps ?? 0,
   };
 }
-
-let loaded: { binding: IoUringBinding } | { reason: string } | undefined;
 
 /**
  * The addon, or why it is not there; loaded once per thread
  * (`AIO_NATIVE_VARIANT=asan` gives the memcheck build; see loadNativeBinding).
  */
-export function loadBinding(): { binding: IoUringBinding } | { reason: string } {
-  if (loaded !== undefined) return loaded;
-  if (process.platform !== 'linux') {
-    loaded = { reason: `wrong platform: io_uring is Linux-only (this is ${process.platform})` };
-  } else {
-    loaded = loadNativeBinding<IoUringBinding>(import.meta.url, 'aio_io_uring');
-  }
-  return loaded;
+export function loadBinding(): NativeBindingLoad<IoUringBinding> {
+  return uring.loadBinding();
 }
 
 /**
@@ -191,27 +165,8 @@ export function loadBinding(): { binding: IoUringBinding } | { reason: string } 
  * built) and `code` names the cause.
  */
 export function probe(options?: IoUringOptions): AioProbeResult {
-  let sqpoll = false;
-  try {
-    sqpoll = normalizeOptions(options).sqpoll;
-  } catch (error) {
-    return { available: false, reason: (error as Error).message, code: 'invalid-options' };
-  }
-  const addon = loadBinding();
-  if ('reason' in addon) {
-    return { available: false, reason: addon.reason, code: addon.reason.includes('wrong platform') ? 'wrong-platform' : 'not-installed' };
-  }
-  return addon.binding.probe({ sqpoll });
+  return uring.probe(options);
 }
-
-const CAPABILITIES: AioMethodCapabilities = Object.freeze({
-  ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'] as const),
-  direct: true,
-  vectored: true,
-  maxDepth: 1024,
-  completesOnOtherThread: false,
-  fileKind: 'fd',
-});
 
 /**
  * The io_uring method's factory.  `create()` throws
@@ -219,39 +174,7 @@ const CAPABILITIES: AioMethodCapabilities = Object.freeze({
  * work, and creates the context's ring.
  */
 export function ioUring(options?: IoUringOptions): AioMethodFactory {
-  const native = normalizeOptions(options);
-  const spec: NativeMethodSpec = {
-    name: methodName,
-    capabilities: CAPABILITIES,
-    // As in PostgreSQL: an IO handed to an io-wq worker must not find its fd
-    // closed (or reused) under it, so closing a file waits for its IO.
-    waitOnFileBeforeClose: true,
-    options: native as unknown as Record<string, unknown>,
-    // Before an fd is closed the context drops its registered-file slot (the
-    // number can come back for another file) and submits any SQE naming it.
-    closeFile(context: AioNativeContext, file: AioFile): void {
-      (loadBinding() as { binding: IoUringBinding }).binding.forgetFile(context, file.fd);
-      if (file.ownsFd) fs.closeSync(file.fd);
-    },
-  };
-  return {
-    name: methodName,
-    probe: () => probe(options),
-    create(host: AioMethodHost, context: AioMethodContext): AioMethod {
-      const addon = loadBinding();
-      if ('reason' in addon) throw unavailableMethod(methodName, addon.reason);
-      const result = addon.binding.probe({ sqpoll: native.sqpoll });
-      if (!result.available) throw unavailableMethod(methodName, result.reason);
-      try {
-        return new NativeMethod(addon.binding, spec, host, context);
-      } catch (error) {
-        // The ring is set up here; EMFILE or ENOMEM can still happen after a good probe.
-        const { code, message } = error as { code?: unknown; message: string };
-        if (code === 'AIO_ERR_METHOD_UNAVAILABLE') throw unavailableMethod(methodName, message);
-        throw error;
-      }
-    },
-  };
+  return uring.factory(options);
 }
 
 /** The conformance suite's and the selector's entry point: the same as {@link ioUring}. */

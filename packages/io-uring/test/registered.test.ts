@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { allocAligned } from '@aio/core';
+import { AioUsageError, AlignedPagePool, allocAligned } from '@aio/core';
+import { ioUring } from '../src/index.js';
 import { closeAll, newAio, pattern, patternFile, scratchDir, skipReason } from './helpers.js';
 
 const skip = skipReason();
@@ -31,8 +32,9 @@ describe.skipIf(skip !== undefined)('io_uring registered buffers and files', () 
   });
 
   it('io_uring: several registered buffers of any view type are all used', async () => {
-    const a = new Uint32Array(2048);
-    const b = new Uint8Array(100);
+    const a = new Uint32Array(new SharedArrayBuffer(8192));
+    const memory = allocAligned(100);
+    const b = new Uint8Array(memory.buffer, memory.byteOffset, 100);
     const aio = newAio({ registeredBuffers: [a, b] });
     const file = aio.open(patternFile(dir, 9000));
     expect(await file.read(new Uint8Array(a.buffer, 4, 100), 0)).toBe(100);
@@ -64,5 +66,26 @@ describe.skipIf(skip !== undefined)('io_uring registered buffers and files', () 
       expect(buffer.equals(pattern(10, i + 1))).toBe(true);
     }
     expect(aio.stats().methodStats.fixedFileIos).toBe(1);
+  });
+});
+
+describe('io_uring registered buffers: only memory that cannot be detached', () => {
+  it('io_uring: registeredBuffers refuses memory that can be detached, because the kernel would keep using it after a transfer', () => {
+    const transferable = [new Uint8Array(4096), Buffer.alloc(4096), new DataView(new ArrayBuffer(64))];
+    for (const view of transferable) {
+      expect(() => ioUring({ registeredBuffers: view })).toThrow(expect.objectContaining({ code: 'AIO_ERR_INVALID_OPTION' }));
+      expect(() => ioUring({ registeredBuffers: [allocAligned(4096), view] })).toThrow(/registeredBuffers\[1\] is on memory that can be detached/);
+    }
+    const detached = new Uint8Array(64);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => ioUring({ registeredBuffers: detached })).toThrow(AioUsageError);
+  });
+
+  it("io_uring: registeredBuffers accepts allocAligned memory, an AlignedPagePool's pages and views on a SharedArrayBuffer", () => {
+    const shared = new SharedArrayBuffer(8192);
+    const page = new AlignedPagePool(4096, 2).get() as Buffer;
+    const accepted = [allocAligned(4096), page, new Float64Array(shared), new DataView(shared, 4096)];
+    for (const view of accepted) expect(ioUring({ registeredBuffers: view }).name).toBe('io_uring');
+    expect(ioUring({ registeredBuffers: accepted }).name).toBe('io_uring');
   });
 });
