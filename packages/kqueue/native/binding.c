@@ -18,18 +18,26 @@
  *   struct itself.
  *
  * What keeps what alive (every pinned resource):
- * - `on_complete` is a strong reference while IO is in flight and a weak one
- *   otherwise.  The callback closes over the NativeMethod, which holds the
+ * - `self`, the reference to the context object, counts 1 exactly while IO
+ *   is in flight and 0 (weak) otherwise.  The object holds `onComplete` (a
+ *   hidden property), which closes over the NativeMethod, which holds the
  *   core's handles, which hold every buffer of every IO in flight: so while
- *   the kernel may write into a buffer, that buffer cannot be collected, even
- *   if the program dropped every reference to the Aio context.  When idle,
- *   the wrapper object holds the callback (a hidden property), so an
- *   unclosed idle context is collectible.
+ *   the kernel may write into a buffer, that buffer cannot be collected,
+ *   even if the program dropped every reference to the Aio context.  When
+ *   idle nothing native holds the object, so an unclosed idle context is
+ *   collectible and its finalizer closes it.  `on_complete` itself is always
+ *   a weak reference: the object is what keeps the callback.
  * - `words_ref` and `completions_ref` keep the two typed arrays alive until
  *   shutdown, because the struct keeps raw pointers into their memory.
  * - the uv_poll handle is referenced (keeps the loop alive) exactly while IO
  *   is in flight, so `await file.read()` at top level works and an idle
  *   context never holds the process open.
+ *
+ * This is the lifecycle of the C++ kit (tooling/native, aio/kit.hh) written
+ * in C over node_api.h, because kqueue's FreeBSD compile check has a C
+ * compiler and FreeBSD's headers but no C++ standard library: the same
+ * JavaScript contract (messages, codes, stats after close, liveContexts()),
+ * the same rules of what is strong when.
  */
 #include "binding.h"
 
@@ -46,6 +54,14 @@ static const napi_type_tag KQ_CONTEXT_TAG = {0x616f692d6b717565ULL, 0x75652d636f
 /* The largest number of handles a context may have (AIO_MAX_CONCURRENCY in the core). */
 #define KQ_MAX_HANDLES 1024
 
+/*
+ * Native contexts that exist (allocated and not yet freed), every
+ * environment of the process together: the one piece of process-wide state,
+ * changed atomically because workers create and free contexts at once.
+ * liveContexts() reports it so a test can prove a dropped context was freed.
+ */
+static uint32_t live_contexts;
+
 typedef struct kq_context {
   napi_env env;
   const aio_kq_provider_class *cls;
@@ -56,12 +72,15 @@ typedef struct kq_context {
   int32_t *completions;  /* completion table memory; kept alive by completions_ref */
   napi_ref words_ref;
   napi_ref completions_ref;
-  napi_ref on_complete;  /* strong while IO is in flight, weak otherwise (see the top of the file) */
+  napi_ref self;         /* the context object: strong while IO is in flight, weak otherwise (see the top of the file) */
+  napi_ref on_complete;  /* always weak: the context object holds the callback */
   napi_async_context async;
   aio_uv_watch *watch;
   napi_async_cleanup_hook_handle cleanup;
-  int keeping_alive;     /* whether the watch and on_complete are currently referenced */
-  int shut;              /* shutdown ran: nothing but the struct is left */
+  int busy;              /* IO in flight: the watch and `self` are referenced */
+  int shut;              /* shutdown ran: nothing but the struct (and its final counters) is left */
+  aio_rq_stats final_stats;  /* the counters as shutdown left them, for stats() after close */
+  uint32_t final_capacity;
   int leaked;            /* requests may still be in the kernel: the table is never freed */
 } kq_context;
 
@@ -105,23 +124,34 @@ static int get_option(napi_env env, napi_value options, const char *name, uint32
   return get_u32(env, value, min, max, what, out);
 }
 
-/* The context behind `value`, or NULL after throwing. */
-static kq_context *context_of(napi_env env, napi_value value, int allow_shut) {
+static void *get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+
+/* The context behind `value`, or NULL after throwing; `name` is the method's, for the message. */
+static kq_context *context_of(napi_env env, napi_value value, const char *name, int allow_shut) {
   bool tagged = false;
   napi_valuetype type;
   void *data = NULL;
+  char message[96];
   if (napi_typeof(env, value, &type) != napi_ok || type != napi_object ||
       napi_check_object_type_tag(env, value, &KQ_CONTEXT_TAG, &tagged) != napi_ok || !tagged ||
       napi_unwrap(env, value, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, "AIO_ERR_INVALID_TYPE", "expected a kqueue context returned by create()");
+    snprintf(message, sizeof message, "expected a %s context from create()", name);
+    napi_throw_type_error(env, "AIO_ERR_INVALID_TYPE", message);
     return NULL;
   }
   kq_context *ctx = (kq_context *)data;
   if (ctx->shut && !allow_shut) {
-    napi_throw_error(env, "AIO_ERR_CLOSED", "the kqueue context is closed");
+    snprintf(message, sizeof message, "the %s context is closed", name);
+    napi_throw_error(env, "AIO_ERR_CLOSED", message);
     return NULL;
   }
   return ctx;
+}
+
+/* The context argument of a binding function (argv[0]); the callback data is the provider class. */
+static kq_context *context_arg(napi_env env, napi_callback_info info, size_t want, napi_value *argv, int allow_shut) {
+  const aio_kq_provider_class *cls = (const aio_kq_provider_class *)get_args(env, info, want, argv);
+  return context_of(env, argv[0], cls != NULL ? cls->name : "kqueue", allow_shut);
 }
 
 /* Reads `want` arguments (missing ones are undefined); returns the callback data. */
@@ -137,15 +167,19 @@ static void *get_args(napi_env env, napi_callback_info info, size_t want, napi_v
 /* Liveness and delivery.                                               */
 /* ------------------------------------------------------------------ */
 
-/* Keeps the loop and the callback (and through it every buffer) alive exactly while IO is in flight. */
-static void update_keep_alive(kq_context *ctx) {
+/*
+ * Holds the context object (so onComplete, the method and every buffer) and
+ * the loop exactly while IO is in flight; call after anything that changes
+ * the in-flight count.
+ */
+static void update_busy(kq_context *ctx) {
   int busy = ctx->table.inflight > 0;
-  if (busy == ctx->keeping_alive || ctx->watch == NULL) return;
+  if (busy == ctx->busy || ctx->watch == NULL || ctx->self == NULL) return;
   uint32_t count;
-  ctx->keeping_alive = busy;
+  ctx->busy = busy;
   aio_uv_watch_keep_alive(ctx->watch, busy);
-  if (busy) napi_reference_ref(ctx->env, ctx->on_complete, &count);
-  else napi_reference_unref(ctx->env, ctx->on_complete, &count);
+  if (busy) napi_reference_ref(ctx->env, ctx->self, &count);
+  else napi_reference_unref(ctx->env, ctx->self, &count);
 }
 
 /* Calls onComplete(count) from the event loop, so that Promise jobs run after it as after any callback. */
@@ -167,11 +201,16 @@ static void on_ready(void *arg) {
   napi_env env = ctx->env;
   napi_handle_scope scope;
   if (ctx->shut || napi_open_handle_scope(env, &scope) != napi_ok) return;
-  /* Take the callback before the reap: the reap may make the reference weak. */
-  napi_value fn = NULL;
-  napi_get_reference_value(env, ctx->on_complete, &fn);
+  /*
+   * Take the object and its callback before the reap: the reap may make
+   * `self` weak, and these locals keep both alive for the call.  Either is
+   * NULL only if the object was collected, which needs no IO in flight.
+   */
+  napi_value self = NULL, fn = NULL;
+  napi_get_reference_value(env, ctx->self, &self);
+  if (self != NULL) napi_get_reference_value(env, ctx->on_complete, &fn);
   uint32_t count = aio_rq_reap(&ctx->table, ctx->completions, ctx->handles, 0);
-  update_keep_alive(ctx);
+  update_busy(ctx);
   if (count > 0 && fn != NULL) call_on_complete(ctx, fn, count);
   napi_close_handle_scope(env, scope);
 }
@@ -195,6 +234,8 @@ static void context_shutdown(kq_context *ctx, napi_async_cleanup_hook_handle hoo
   if (ctx->shut) return;
   ctx->shut = 1;
   if (ctx->table_ready && aio_rq_drain_all(&ctx->table) != 0) ctx->leaked = 1;
+  ctx->final_stats = ctx->table.stats;
+  ctx->final_capacity = ctx->table.capacity;
   if (ctx->watch != NULL) {
     /* Stops the poll at once, so the descriptor can be closed below. */
     aio_uv_watch_close(ctx->watch, hook != NULL ? finish_cleanup_hook : NULL, hook);
@@ -206,12 +247,20 @@ static void context_shutdown(kq_context *ctx, napi_async_cleanup_hook_handle hoo
   ctx->cleanup = NULL;
   if (ctx->table_ready && !ctx->leaked) aio_rq_destroy(&ctx->table);
   ctx->table_ready = 0;
+  if (ctx->self != NULL) napi_delete_reference(ctx->env, ctx->self);
   if (ctx->on_complete != NULL) napi_delete_reference(ctx->env, ctx->on_complete);
   if (ctx->words_ref != NULL) napi_delete_reference(ctx->env, ctx->words_ref);
   if (ctx->completions_ref != NULL) napi_delete_reference(ctx->env, ctx->completions_ref);
   if (ctx->async != NULL) napi_async_destroy(ctx->env, ctx->async);
-  ctx->on_complete = ctx->words_ref = ctx->completions_ref = NULL;
+  ctx->self = ctx->on_complete = ctx->words_ref = ctx->completions_ref = NULL;
+  ctx->busy = 0;
   ctx->async = NULL;
+}
+
+/* The struct itself, after shutdown (or before anything was opened). */
+static void context_free(kq_context *ctx) {
+  free(ctx);
+  __atomic_sub_fetch(&live_contexts, 1, __ATOMIC_RELAXED);
 }
 
 /* The environment is being torn down (worker exit, process exit). */
@@ -225,7 +274,7 @@ static void on_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   kq_context *ctx = (kq_context *)data;
   context_shutdown(ctx, NULL);
-  free(ctx);
+  context_free(ctx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -303,6 +352,7 @@ static napi_status wrap_context(napi_env env, kq_context *ctx, napi_value *argv,
   if ((s = napi_type_tag_object(env, object, &KQ_CONTEXT_TAG)) != napi_ok) return s;
   if ((s = napi_create_reference(env, argv[1], 1, &ctx->words_ref)) != napi_ok) return s;
   if ((s = napi_create_reference(env, argv[2], 1, &ctx->completions_ref)) != napi_ok) return s;
+  if ((s = napi_create_reference(env, object, 0, &ctx->self)) != napi_ok) return s;
   if ((s = napi_create_reference(env, argv[3], 0, &ctx->on_complete)) != napi_ok) return s;
   if ((s = napi_create_string_utf8(env, "aio:kqueue", NAPI_AUTO_LENGTH, &name)) != napi_ok) return s;
   if ((s = napi_async_init(env, object, name, &ctx->async)) != napi_ok) return s;
@@ -322,20 +372,21 @@ static napi_value binding_create(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOMEM", "cannot allocate the kqueue context");
     return NULL;
   }
+  __atomic_add_fetch(&live_contexts, 1, __ATOMIC_RELAXED);
   ctx->env = env;
   ctx->cls = cls;
   ctx->handles = a.handles;
   ctx->words = a.words;
   ctx->completions = a.completions;
   if (open_mechanism(env, ctx, &a) != 0) {
-    free(ctx);
+    context_free(ctx);
     return NULL;
   }
   int wrapped = 0;
   if (wrap_context(env, ctx, argv, &object, &wrapped) != napi_ok) {
     /* Once wrapped, the finalizer frees the struct when the object is collected; before that, this does. */
     context_shutdown(ctx, NULL);
-    if (!wrapped) free(ctx);
+    if (!wrapped) context_free(ctx);
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (!pending) napi_throw_error(env, "AIO_ERR_NATIVE", "cannot create the kqueue context object");
@@ -401,8 +452,7 @@ static napi_value binding_submit(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   uint32_t count;
   bool is_array = false;
-  get_args(env, info, 3, argv);
-  kq_context *ctx = context_of(env, argv[0], 0);
+  kq_context *ctx = context_arg(env, info, 3, argv, 0);
   if (ctx == NULL || get_u32(env, argv[1], 0, AIO_SUBMIT_MAX, "count", &count) != 0) return NULL;
   if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) {
     napi_throw_type_error(env, "AIO_ERR_INVALID_TYPE", "views must be an array of ArrayBufferViews");
@@ -412,7 +462,7 @@ static napi_value binding_submit(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     ctx->words[(size_t)i * AIO_SUBMIT_STRIDE + 9] = submit_one(env, ctx, argv[2], i);
   }
-  update_keep_alive(ctx);
+  update_busy(ctx);
   return NULL;
 }
 
@@ -429,11 +479,10 @@ static napi_value make_count(napi_env env, uint32_t count) {
 /* poll(context) -> count of completions now in the table */
 static napi_value binding_poll(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
-  kq_context *ctx = context_of(env, argv[0], 0);
+  kq_context *ctx = context_arg(env, info, 1, argv, 0);
   if (ctx == NULL) return NULL;
   uint32_t count = aio_rq_reap(&ctx->table, ctx->completions, ctx->handles, 0);
-  update_keep_alive(ctx);
+  update_busy(ctx);
   return make_count(env, count);
 }
 
@@ -441,8 +490,7 @@ static napi_value binding_poll(napi_env env, napi_callback_info info) {
 static kq_context *get_ref_args(napi_env env, napi_callback_info info, int32_t *index, uint32_t *generation) {
   napi_value argv[3];
   uint32_t i;
-  get_args(env, info, 3, argv);
-  kq_context *ctx = context_of(env, argv[0], 0);
+  kq_context *ctx = context_arg(env, info, 3, argv, 0);
   if (ctx == NULL || get_u32(env, argv[1], 0, ctx->handles - 1, "index", &i) != 0 ||
       get_u32(env, argv[2], 0, UINT32_MAX, "generation", generation) != 0) {
     return NULL;
@@ -458,7 +506,7 @@ static napi_value binding_wait(napi_env env, napi_callback_info info) {
   kq_context *ctx = get_ref_args(env, info, &index, &generation);
   if (ctx == NULL) return NULL;
   uint32_t count = aio_rq_wait(&ctx->table, index, generation, ctx->completions, ctx->handles);
-  update_keep_alive(ctx);
+  update_busy(ctx);
   return make_count(env, count);
 }
 
@@ -477,15 +525,14 @@ static void set_stat(napi_env env, napi_value object, const char *name, uint64_t
   napi_set_named_property(env, object, name, number);
 }
 
-/* stats(context) -> counters for aio.stats().methodStats */
+/* stats(context) -> counters for aio.stats().methodStats; also after close, with the final counts. */
 static napi_value binding_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1], object;
-  get_args(env, info, 1, argv);
-  kq_context *ctx = context_of(env, argv[0], 0);
+  kq_context *ctx = context_arg(env, info, 1, argv, 1);
   if (ctx == NULL || napi_create_object(env, &object) != napi_ok) return NULL;
-  const aio_rq_stats *s = &ctx->table.stats;
-  set_stat(env, object, "inFlight", ctx->table.inflight);
-  set_stat(env, object, "capacity", ctx->table.capacity);
+  const aio_rq_stats *s = ctx->shut ? &ctx->final_stats : &ctx->table.stats;
+  set_stat(env, object, "inFlight", ctx->shut ? 0 : ctx->table.inflight);
+  set_stat(env, object, "capacity", ctx->shut ? ctx->final_capacity : ctx->table.capacity);
   set_stat(env, object, "accepted", s->accepted);
   set_stat(env, object, "completed", s->completed);
   set_stat(env, object, "fallbackQueueFull", s->fallback_full);
@@ -500,18 +547,22 @@ static napi_value binding_stats(napi_env env, napi_callback_info info) {
   return object;
 }
 
-/* close(context): every IO has completed (the core waits for them first). */
+/*
+ * close(context): the core calls it once every IO completed.  IO still in
+ * flight (a caller that did not wait) is waited for and its completions
+ * dropped, as at teardown; a second close does nothing.
+ */
 static napi_value binding_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
-  kq_context *ctx = context_of(env, argv[0], 1);
-  if (ctx == NULL || ctx->shut) return NULL;
-  if (ctx->table.inflight > 0) {
-    napi_throw_error(env, "AIO_ERR_NATIVE", "close() with IO in flight: wait for every IO first");
-    return NULL;
-  }
-  context_shutdown(ctx, NULL);
+  kq_context *ctx = context_arg(env, info, 1, argv, 1);
+  if (ctx != NULL) context_shutdown(ctx, NULL);
   return NULL;
+}
+
+/* liveContexts() -> native contexts not yet freed, every environment together */
+static napi_value binding_live_contexts(napi_env env, napi_callback_info info) {
+  (void)info;
+  return make_count(env, __atomic_load_n(&live_contexts, __ATOMIC_RELAXED));
 }
 
 /* ------------------------------------------------------------------ */
@@ -528,11 +579,12 @@ napi_status aio_kq_binding_define(napi_env env, napi_value exports, const aio_kq
       {"cancel", NULL, binding_cancel, NULL, NULL, NULL, napi_enumerable, (void *)cls},
       {"stats", NULL, binding_stats, NULL, NULL, NULL, napi_enumerable, (void *)cls},
       {"close", NULL, binding_close, NULL, NULL, NULL, napi_enumerable, (void *)cls},
+      {"liveContexts", NULL, binding_live_contexts, NULL, NULL, NULL, napi_enumerable, (void *)cls},
   };
   return napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
 }
 
 void *aio_kq_binding_provider_self(napi_env env, napi_value context) {
-  kq_context *ctx = context_of(env, context, 0);
+  kq_context *ctx = context_of(env, context, "kqueue", 0);
   return ctx == NULL ? NULL : ctx->table.provider.self;
 }

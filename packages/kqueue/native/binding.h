@@ -33,8 +33,9 @@ typedef struct aio_kq_provider_class {
 } aio_kq_provider_class;
 
 /*
- * Defines probe, create, submit, poll, wait, cancel, stats and close on
- * `exports`.  `cls` must outlive the environment (a static constant).
+ * Defines probe, create, submit, poll, wait, cancel, stats, close and
+ * liveContexts on `exports`.  `cls` must outlive the environment (a static
+ * constant).
  */
 napi_status aio_kq_binding_define(napi_env env, napi_value exports, const aio_kq_provider_class *cls);
 

@@ -1,12 +1,21 @@
 /**
- * The kqueue method's factory over any binding that follows the
- * `AioNativeBinding` contract: the FreeBSD addon in production, the
- * emulated (fake kevent/aio) addon in the Linux tests.  Nothing here is
- * FreeBSD-specific; `index.ts` decides which binding and probe to use.
+ * The kqueue method as `defineNativeMethod` (@aio/core/method) wants it,
+ * for any build of the addon that follows the `AioNativeBinding` contract:
+ * the FreeBSD addon in production, the emulated (fake kevent/aio) addon in
+ * the Linux tests.  Nothing here is FreeBSD-specific; `index.ts` says where
+ * the FreeBSD addon is and how it is probed.  The core does the rest the
+ * same way for every backend: the option check, loading once per thread,
+ * the cached probe, and creating a context only where the probe said yes.
  */
 import * as fs from 'node:fs';
-import { AioUsageError, type AioMethodFactory, type AioProbeResult } from '@aio/core';
-import { NativeMethod, unavailableMethod, type AioNativeBinding, type NativeMethodSpec } from '@aio/core/method';
+import type { AioMethod, AioMethodContext, AioMethodHost, AioProbeResult } from '@aio/core';
+import {
+  nativeOption,
+  type AioNativeBinding,
+  type NativeAddonSource,
+  type NativeMethodDefinition,
+  type NativeMethodSpec,
+} from '@aio/core/method';
 
 /** Options of the kqueue method. */
 export interface KqueueOptions {
@@ -19,50 +28,28 @@ export interface KqueueOptions {
   maxInFlight?: number;
 }
 
-/** Throws AioUsageError unless `options` is a valid {@link KqueueOptions}; returns a copy. */
-export function checkKqueueOptions(options: unknown): KqueueOptions {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new AioUsageError('AIO_ERR_INVALID_OPTION', 'kqueue options must be an object such as { maxInFlight: 32 }');
-  }
-  const { maxInFlight, ...rest } = options as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) {
-    throw new AioUsageError('AIO_ERR_INVALID_OPTION', `unknown kqueue option ${JSON.stringify(unknown[0])}; known: maxInFlight`);
-  }
-  if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || (maxInFlight as number) < 1 || (maxInFlight as number) > 1024)) {
-    throw new AioUsageError('AIO_ERR_INVALID_OPTION', `kqueue option maxInFlight must be an integer from 1 to 1024, got ${String(maxInFlight)}`);
-  }
-  return maxInFlight === undefined ? {} : { maxInFlight: maxInFlight as number };
-}
+/** The option schema: what `kqueue(options)` accepts (AioUsageError AIO_ERR_INVALID_OPTION otherwise). */
+export const KQUEUE_OPTIONS = { maxInFlight: nativeOption.integer(1, 1024) };
 
-/** Where a factory gets its binding and its live check. */
-export interface KqueueBindingSource {
-  /** The binding, or why there is none (loaded lazily, once). */
-  load(): { binding: AioNativeBinding } | { reason: string; code: string };
-  /** The live check, cached by the caller. */
+/** Where a build of the kqueue addon is, and what else differs between the FreeBSD and the emulated method. */
+export interface KqueueAddon extends Omit<NativeAddonSource, 'name'> {
+  /** The live check; may throw (reported as unavailable). */
   probe(binding: AioNativeBinding): AioProbeResult;
+  /** Makes the method object over `binding` (the tests record what the addon delivers); default a NativeMethod. */
+  construct?(binding: AioNativeBinding, spec: NativeMethodSpec, host: AioMethodHost, context: AioMethodContext): AioMethod;
 }
 
-/** Builds the method factory for `options` over `source`. */
-export function makeKqueueFactory(options: KqueueOptions, source: KqueueBindingSource): AioMethodFactory {
-  let cached: AioProbeResult | undefined;
-  const probe = (): AioProbeResult => {
-    if (cached !== undefined) return cached;
-    const loaded = source.load();
-    cached = 'reason' in loaded ? { available: false, reason: loaded.reason, code: loaded.code } : source.probe(loaded.binding);
-    return cached;
-  };
+/** The definition of the kqueue method over the addon `addon` describes. */
+export function kqueueDefinition(addon: KqueueAddon): NativeMethodDefinition<AioNativeBinding, typeof KQUEUE_OPTIONS> {
+  const { probe, construct, ...source } = addon;
   return {
+    ...source,
     name: 'kqueue',
-    probe,
-    create(host, context) {
-      const result = probe();
-      const loaded = source.load();
-      if (!result.available || 'reason' in loaded) throw unavailableMethod('kqueue', result.reason);
+    options: KQUEUE_OPTIONS,
+    probe: (binding) => probe(binding),
+    context: (_binding, options, context) => {
       const maxDepth = Math.min(options.maxInFlight ?? context.maxConcurrency, context.maxConcurrency);
-      const spec: NativeMethodSpec = {
-        name: 'kqueue',
+      return {
         capabilities: {
           ops: ['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'],
           direct: fs.constants.O_DIRECT !== undefined,
@@ -76,7 +63,7 @@ export function makeKqueueFactory(options: KqueueOptions, source: KqueueBindingS
         waitOnFileBeforeClose: true,
         options: { maxInFlight: maxDepth },
       };
-      return new NativeMethod(loaded.binding, spec, host, context);
     },
+    ...(construct !== undefined && { construct }),
   };
 }

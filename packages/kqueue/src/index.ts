@@ -16,62 +16,72 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AioMethodFactory, AioProbeResult } from '@aio/core';
-import { loadNativeBinding, type AioNativeBinding } from '@aio/core/method';
-import { checkKqueueOptions, makeKqueueFactory, type KqueueBindingSource, type KqueueOptions } from './factory.js';
+import { defineNativeMethod, type AioNativeBinding, type NativeBindingLoad } from '@aio/core/method';
+import { kqueueDefinition, type KqueueOptions } from './factory.js';
 
 export type { KqueueOptions } from './factory.js';
 
 /** The method name, as `AIO_METHOD`, the CLIs and the benchmark spell it. */
-export const methodName = 'kqueue';
+export const methodName = 'kqueue' as const;
 
-let loaded: { binding: AioNativeBinding } | { reason: string; code: string } | undefined;
-let probed: AioProbeResult | undefined;
+/**
+ * `AIO_KQUEUE_ADDON` may name another build of the addon by path: the tests
+ * point it at the emulated build (test/emulated) so that a worker_thread or
+ * a child process that loads this package by name runs the emulated method
+ * on Linux.  Such a build answers for itself in its probe, so the platform
+ * check is left out then; it is read once per thread, when this module loads.
+ */
+const ADDON_VARIABLE = 'AIO_KQUEUE_ADDON';
+const addonOverridden = (process.env[ADDON_VARIABLE] ?? '') !== '';
 
-function loadBinding(): { binding: AioNativeBinding } | { reason: string; code: string } {
-  if (loaded !== undefined) return loaded;
-  if (process.platform !== 'freebsd') {
-    loaded = {
-      reason: `wrong platform: kqueue aio with SIGEV_KEVENT needs FreeBSD (this is ${process.platform}; macOS lacks sigev_notify_kqueue, use posix_aio or threadpool)`,
-      code: 'wrong-platform',
-    };
-    return loaded;
-  }
-  const result = loadNativeBinding<AioNativeBinding>(import.meta.url, 'aio_kqueue');
-  loaded = 'reason' in result ? { reason: result.reason, code: 'not-built' } : result;
-  return loaded;
-}
+const kq = defineNativeMethod(
+  kqueueDefinition({
+    packageUrl: import.meta.url,
+    addon: 'aio_kqueue',
+    addonPathVariable: ADDON_VARIABLE,
+    ...(!addonOverridden && {
+      platform: {
+        only: 'freebsd',
+        reason: (platform: NodeJS.Platform) =>
+          `kqueue aio with SIGEV_KEVENT needs FreeBSD (this is ${platform}; macOS lacks sigev_notify_kqueue, use posix_aio or threadpool)`,
+      },
+    }),
+    missingCode: 'not-built',
+    probe: liveCheck,
+  }),
+);
 
 /**
  * The live check on FreeBSD: the addon creates a kqueue, checks that
  * kevent() speaks the FreeBSD 12+ ABI (64-byte struct kevent), and reads one
  * byte of a scratch file with aio_read + SIGEV_KEVENT, reaped with kevent.
+ * Run once per thread by the core; a throw is reported as `probe failed`.
  */
-function probeBinding(binding: AioNativeBinding): AioProbeResult {
-  let dir: string | undefined;
+function liveCheck(binding: AioNativeBinding): AioProbeResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aio-kqueue-probe-'));
   let fd: number | undefined;
   try {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aio-kqueue-probe-'));
     const file = path.join(dir, 'probe');
     fs.writeFileSync(file, 'k');
     fd = fs.openSync(file, 'r');
     return binding.probe({ fd });
-  } catch (error) {
-    return { available: false, reason: `probe failed: ${(error as Error).message}`, code: 'probe-failed' };
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
-    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The addon, or why it is not there (`wrong platform` anywhere but FreeBSD); loaded once per thread. */
+export function loadBinding(): NativeBindingLoad<AioNativeBinding> {
+  return kq.loadBinding();
 }
 
 /**
  * Whether the kqueue method works here, and why not if it does not.  Never
- * throws; the answer is computed once per process.
+ * throws; the answer is computed once per thread.
  */
 export function probe(): AioProbeResult {
-  if (probed !== undefined) return probed;
-  const result = loadBinding();
-  probed = 'reason' in result ? { available: false, reason: result.reason, code: result.code } : probeBinding(result.binding);
-  return probed;
+  return kq.probe();
 }
 
 /**
@@ -81,8 +91,7 @@ export function probe(): AioProbeResult {
  * cannot work (any platform but FreeBSD).
  */
 export function kqueue(options?: KqueueOptions): AioMethodFactory {
-  const source: KqueueBindingSource = { load: loadBinding, probe: () => probe() };
-  return makeKqueueFactory(checkKqueueOptions(options), source);
+  return kq.factory(options);
 }
 
 /** The factory under the name every backend package exports. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Aio, AioAbortError } from '@aio/core';
-import { contexts, emulatedBinding, emulatedKqueue, fake } from './emulated.js';
+import { emulatedBinding, emulatedKqueue, fake, newestContext } from './emulated.js';
 import { pattern, useScratch } from './helpers.js';
 
 const scratch = useScratch();
@@ -59,7 +59,7 @@ describe('kqueue (emulated): cancellation', () => {
     const file = scratch.file('data', pattern(4096, 44));
     const aio = scratch.track(new Aio({ method: emulatedKqueue() }));
     const f = aio.open(file, { read: true });
-    const context = contexts[contexts.length - 1];
+    const context = newestContext();
     fake().configure({ hold: true });
     const handle = aio.acquire();
     const ref = handle.getWaitRef();

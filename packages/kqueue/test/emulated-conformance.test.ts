@@ -6,15 +6,14 @@
  * FreeBSD; this file is how its C is held to the same suite on Linux.
  *
  * The cases that load the method by name in another thread or process
- * (worker_threads, process exit) would load the real @aio/kqueue there,
- * which cannot run here; emulated-lifecycle.test.ts covers those situations
- * for the emulated method.
+ * (worker_threads, process exit, a terminated worker's descriptors) load the
+ * real @aio/kqueue there (its built dist/): importing ./emulated.js set
+ * AIO_KQUEUE_ADDON to the emulated build, which those threads and processes
+ * inherit, so they run the same emulated method as this one.
  */
 import { describe, it } from 'vitest';
 import { defineConformance, SkipCase, skipper, type Harness } from '@aio/conformance';
 import { emulatedKqueue } from './emulated.js';
-
-const CROSS_PROCESS = /worker_thread|process that ends|process\.exit/;
 
 const harness: Harness = {
   describe: (name, fn) => void describe(`${name} (emulated)`, fn),
@@ -23,9 +22,6 @@ const harness: Harness = {
     void it(
       emulatedName,
       async (context) => {
-        if (CROSS_PROCESS.test(name)) {
-          return context.skip('loads the method by name in another thread or process, where only the real (FreeBSD) addon exists; see emulated-lifecycle.test.ts');
-        }
         try {
           await fn(skipper(emulatedName, (reason) => context.skip(reason)));
         } catch (error) {
