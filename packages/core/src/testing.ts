@@ -1,5 +1,6 @@
 /**
- * @aio/core/testing: the fault-injection point and leak checks, for tests.
+ * @aio/core/testing: the fault-injection point, leak checks and the
+ * power-loss simulator (power-loss.ts), for tests.
  *
  * The injection rewrites a completing IO's raw result on any method, as
  * PostgreSQL's test_aio module does at `aio-process-completion-before-shared`.
@@ -68,3 +69,6 @@ export function assertQuiescent(aio: Aio): void {
     );
   }
 }
+
+export { powerLoss } from './power-loss.js';
+export type { AioPowerLossOptions, AioPowerLossSimulator, AioCrashState, AioPowerLossWrite, AioPowerLossFate } from './power-loss.js';
