@@ -29,11 +29,21 @@
  * misses up to the next hit.
  *
  * Buffers come from an {@link AlignedPagePool} (so direct files work on
- * every method), one page per block; a combined read is one `readv` into
- * those pages.  A page handed to the consumer stays valid until the next
+ * every method), one page per block; a combined read is one IO into those
+ * pages: a plain read over pages that are back to back in the pool's slab, a
+ * `readv` otherwise.  A page handed to the consumer stays valid until the next
  * step of the stream (PostgreSQL's rule: the next `next()` or iteration),
  * unless the stream was created with `release: 'manual'`, in which case the
  * consumer keeps it until it calls `stream.release(buffer)`.
+ *
+ * With `allocate`, the caller supplies the buffer of each block instead (a
+ * buffer pool installs a miss where it will live, no copy).  The stream owns
+ * such a buffer from the moment `allocate` returned it until it hands the
+ * block to the consumer, who owns it from then on (no release); a buffer the
+ * stream never hands out (the stream ended, was reset or failed first) goes
+ * back through `discard` once no read can write into it any more.  Blocks
+ * whose buffers lie back to back in one ArrayBuffer are read with one buffer;
+ * other blocks of a combined read go in one `readv` of the separate buffers.
  *
  * A read that comes back short is retried by the stream for the rest of its
  * blocks (PostgreSQL: "partial reads should be retried at upper level").
@@ -45,6 +55,7 @@ import * as fs from 'node:fs';
 import type { Aio } from './aio.js';
 import { AioIoError, AioUsageError } from './errors.js';
 import { AioFile } from './file.js';
+import { AIO_MAX_ALIGNMENT, isKnownAligned } from './aligned.js';
 import { AioWaitRef, type AioHandle } from './handle.js';
 import { AlignedPagePool } from './page-pool.js';
 import { AioReturn } from './result.js';
@@ -96,8 +107,25 @@ export interface ReadStreamOptions<T = undefined> {
   batch?: boolean;
   /** `'next'` (default): a buffer is valid until the next step.  `'manual'`: until `stream.release(buffer)`. */
   release?: 'next' | 'manual';
-  /** Pages to read into (page size = blockSize).  Default: a pool of `(maxIos + 1) × combine + 1` pages. */
+  /** Pages to read into (page size = blockSize).  Default: a pool of `(maxIos + 1) × combine + 1` pages.  Not with `allocate`. */
   pool?: AlignedPagePool;
+  /**
+   * Supplies the buffer a missed block is read into (instead of a page of
+   * the stream's pool): a Buffer of exactly `blockSize` bytes, not detached,
+   * not one the stream still holds, and on a direct file known to be
+   * 4096-aligned (`allocAligned`, an `AlignedPagePool` page).  Called at most
+   * once per block, in stream order, just before the read covering the block
+   * starts.  From then until the block is handed to the consumer the buffer
+   * is the stream's (a read may be writing into it: do not touch it); after
+   * that it is the consumer's, in both release modes.
+   */
+  allocate?: (block: number, data: T) => Buffer;
+  /**
+   * Takes back a buffer from `allocate` that the stream will never hand out
+   * (the stream ended, was reset, or its read failed), once no read can
+   * write into it any more.  Without it, such a buffer is simply dropped.
+   */
+  discard?: (block: number, data: T, buffer: Buffer) => void;
   /** Told every distance adjustment, with its cause (for tests and tuning). */
   onDistance?: (distance: number, cause: ReadStreamDistanceCause) => void;
   /** Told every read the stream starts (including retries of short reads): first block and number of blocks. */
@@ -107,7 +135,7 @@ export interface ReadStreamOptions<T = undefined> {
 /** One block handed to the consumer. */
 export interface ReadStreamItem<T> {
   block: number;
-  /** The block's bytes: a page of the stream's pool, or the caller's own buffer for a hit. */
+  /** The block's bytes: a page of the stream's pool, the buffer `allocate` returned, or the caller's own buffer for a hit. */
   buffer: Buffer;
   /** What `nextBlock` returned with the block (undefined for a plain number). */
   data: T;
@@ -139,6 +167,10 @@ export interface ReadStreamStats {
   waits: number;
   /** The most blocks one read covered. */
   largestRead: number;
+  /** Buffers `allocate` supplied. */
+  allocated: number;
+  /** Buffers given back through `discard` (or dropped without it). */
+  discarded: number;
   /** Right now: reads in flight. */
   inFlight: number;
   /** Right now: blocks queued ahead of the consumer (read, being read, or hits). */
@@ -166,6 +198,8 @@ class Slot<T> {
   buffer: Buffer | null = null;
   /** The answer of isCached: undefined until asked, then the hit buffer or null. */
   cached: Buffer | null | undefined = undefined;
+  /** True when `buffer` came from the caller's `allocate` (not the pool, not a hit). */
+  allocated = false;
   length = 0;
   error: Error | null = null;
 }
@@ -198,6 +232,8 @@ const OPTION_KEYS = [
   'pool',
   'onDistance',
   'onRead',
+  'allocate',
+  'discard',
 ] as const;
 
 /**
@@ -213,12 +249,15 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   readonly maxIos: number;
   /** The cap of the distance, in blocks (PostgreSQL's max_pinned_buffers). */
   readonly maxDistance: number;
-  /** The pages reads go into. */
-  readonly pool: AlignedPagePool;
+  #pool: AlignedPagePool | null;
   readonly #nextBlock: () => number | ReadStreamBlock<T> | null | undefined;
   readonly #isCached: ((block: number, data: T) => Buffer | null | undefined) | undefined;
   readonly #onDistance: ((distance: number, cause: ReadStreamDistanceCause) => void) | undefined;
   readonly #onRead: ((block: number, blocks: number) => void) | undefined;
+  readonly #allocate: ((block: number, data: T) => Buffer) | undefined;
+  readonly #discard: ((block: number, data: T, buffer: Buffer) => void) | undefined;
+  /** The buffers from `allocate` the stream holds (not yet handed out), to refuse one supplied twice. */
+  readonly #owned = new Set<Buffer>();
   readonly #full: boolean;
   readonly #batch: boolean;
   readonly #manualRelease: boolean;
@@ -247,7 +286,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   #ended = false;
   /** An error of the look-ahead that ran after an item was handed out; thrown by the next call. */
   #deferred: unknown = undefined;
-  readonly #counters = { blocks: 0, hits: 0, reads: 0, retries: 0, waits: 0, largestRead: 0 };
+  readonly #counters = { blocks: 0, hits: 0, reads: 0, retries: 0, waits: 0, largestRead: 0, allocated: 0, discarded: 0 };
 
   /** @internal Use {@link readStream} or {@link blockRangeReadStream}. */
   constructor(aio: Aio, file: AioFile, options: ReadStreamOptions<T>) {
@@ -262,6 +301,14 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     this.#isCached = checkFunction(opts.isCached, 'options.isCached', false) as ReadStreamOptions<T>['isCached'];
     this.#onDistance = checkFunction(opts.onDistance, 'options.onDistance', false) as ReadStreamOptions<T>['onDistance'];
     this.#onRead = checkFunction(opts.onRead, 'options.onRead', false) as ReadStreamOptions<T>['onRead'];
+    this.#allocate = checkFunction(opts.allocate, 'options.allocate', false) as ReadStreamOptions<T>['allocate'];
+    this.#discard = checkFunction(opts.discard, 'options.discard', false) as ReadStreamOptions<T>['discard'];
+    if (this.#allocate !== undefined && opts.pool !== undefined) {
+      throw new AioUsageError('AIO_ERR_INVALID_OPTION', 'options.pool and options.allocate exclude each other: with allocate, blocks are read into your buffers');
+    }
+    if (this.#discard !== undefined && this.#allocate === undefined) {
+      throw new AioUsageError('AIO_ERR_INVALID_OPTION', 'options.discard needs options.allocate: it takes back buffers allocate supplied');
+    }
     this.blockSize = opts.blockSize === undefined ? READ_STREAM_DEFAULT_BLOCK_SIZE : checkInteger(opts.blockSize, 'options.blockSize', 1, 64 * 1024 * 1024);
     const combineLimit =
       opts.combineLimit === undefined ? READ_STREAM_DEFAULT_COMBINE_LIMIT : checkInteger(opts.combineLimit, 'options.combineLimit', 1, 0x7fff_f000);
@@ -275,8 +322,9 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       throw new AioUsageError('AIO_ERR_INVALID_OPTION', `options.release must be 'next' or 'manual', got ${describeValue(opts.release)}`);
     }
     this.#manualRelease = opts.release === 'manual';
-    this.pool = this.#choosePool(opts.pool);
-    this.#held = this.#manualRelease ? new Uint8Array(this.pool.count) : null;
+    // With allocate the pool is never read into; it is made only if asked for.
+    this.#pool = this.#allocate === undefined ? this.#choosePool(opts.pool) : null;
+    this.#held = this.#manualRelease && this.#pool !== null ? new Uint8Array(this.#pool.count) : null;
     // pinned + pending never exceed the distance, hence maxDistance slots.
     this.#slots = Array.from({ length: this.maxDistance }, () => new Slot<T>());
     this.#ios = Array.from({ length: this.maxIos }, () => new StreamIo());
@@ -292,6 +340,12 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       throw new AioUsageError('AIO_ERR_INVALID_OPTION', `options.pool has ${pool.pageSize}-byte pages; the stream reads ${this.blockSize}-byte blocks`);
     }
     return pool;
+  }
+
+  /** The pages reads go into (with `allocate`: a one-page pool no read uses, kept for the type). */
+  get pool(): AlignedPagePool {
+    this.#pool ??= new AlignedPagePool(this.blockSize, 1);
+    return this.#pool;
   }
 
   #startDistance(): number {
@@ -363,7 +417,10 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       length: slot.length,
       cached: slot.state === HIT,
     };
-    if (slot.state === READY) this.#lend(item.buffer);
+    if (slot.state === READY) {
+      if (slot.allocated) this.#owned.delete(item.buffer);
+      else this.#lend(item.buffer);
+    }
     this.#clearSlot(slot);
     this.#oldest = this.#wrap(this.#oldest + 1);
     this.#pinned--;
@@ -387,6 +444,8 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
    */
   release(buffer: Buffer): void {
     if (ArrayBuffer.isView(buffer) && isDetached(buffer)) throw detachedError('buffer');
+    // A buffer from allocate is the consumer's once handed out: nothing to give back.
+    if (this.#pool === null) return;
     const index = this.pool.indexOf(buffer);
     if (index < 0) return;
     if (this.#held !== null) {
@@ -570,15 +629,21 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     }
     let count = 1;
     while (count < this.#pendingCount && this.#probe(this.#slots[this.#wrap(firstIndex + count)]) === null) count++;
-    const pages = this.pool.available;
-    if (pages < count) {
-      // Wait for the consumer to give pages back, unless it has nothing to
-      // consume: then read fewer blocks now, to make progress.
-      if (this.#pinned > 0) return false;
-      if (pages === 0) {
-        throw new AioUsageError('AIO_ERR_BUFFER_STATE', `the consumer holds all ${this.pool.count} pages of the stream's pool; release some`);
+    if (this.#allocate !== undefined) {
+      // Before the handle: a throwing or wrong allocate leaves no handle
+      // handed out, and buffers already supplied stay with their slots.
+      this.#allocateBuffers(firstIndex, count);
+    } else {
+      const pages = this.pool.available;
+      if (pages < count) {
+        // Wait for the consumer to give pages back, unless it has nothing to
+        // consume: then read fewer blocks now, to make progress.
+        if (this.#pinned > 0) return false;
+        if (pages === 0) {
+          throw new AioUsageError('AIO_ERR_BUFFER_STATE', `the consumer holds all ${this.pool.count} pages of the stream's pool; release some`);
+        }
+        count = pages;
       }
-      count = pages;
     }
     const io = this.#ios[(this.#oldestIo + this.#iosInProgress) % this.maxIos];
     const handle = this.#tryAcquire(io.ret);
@@ -590,7 +655,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     for (let i = 0; i < count; i++) {
       const slot = this.#slots[this.#wrap(firstIndex + i)];
       slot.state = READING;
-      slot.buffer = this.pool.get();
+      if (!slot.allocated) slot.buffer = this.pool.get();
     }
     this.#iosInProgress++;
     this.#advancePending(count);
@@ -614,6 +679,48 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     }
     slot.cached = hit;
     return hit;
+  }
+
+  /**
+   * Asks `allocate` for the buffers of `count` slots from `firstIndex` that
+   * have none yet (a read that could not start keeps its buffers for the
+   * next attempt, so allocate is called once per block).
+   */
+  #allocateBuffers(firstIndex: number, count: number): void {
+    const allocate = this.#allocate as (block: number, data: T) => Buffer;
+    for (let i = 0; i < count; i++) {
+      const slot = this.#slots[this.#wrap(firstIndex + i)];
+      if (slot.allocated) continue;
+      const buffer = this.#checkAllocated(allocate(slot.block, slot.data), slot.block);
+      this.#owned.add(buffer);
+      slot.buffer = buffer;
+      slot.allocated = true;
+      this.#counters.allocated++;
+    }
+  }
+
+  /** Throws the usage error for a buffer `allocate` must not return. */
+  #checkAllocated(answer: unknown, block: number): Buffer {
+    const name = `the buffer allocate() returned for block ${block}`;
+    if (!Buffer.isBuffer(answer)) {
+      throw new AioUsageError('AIO_ERR_INVALID_TYPE', `allocate() must return a Buffer (a view of blockSize bytes), got ${describeValue(answer)} for block ${block}`);
+    }
+    if (isDetached(answer)) throw detachedError(name);
+    if (answer.byteLength !== this.blockSize) {
+      throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} has ${answer.byteLength} bytes; the stream reads ${this.blockSize}-byte blocks`);
+    }
+    // The core's rule for direct I/O: only memory it knows to be 4096-aligned
+    // (allocAligned, AlignedPagePool) is sure to satisfy every device.
+    if (this.file.flags.direct && !isKnownAligned(answer, AIO_MAX_ALIGNMENT)) {
+      throw new AioUsageError(
+        'AIO_ERR_OUT_OF_RANGE',
+        `${name} is not known to be ${AIO_MAX_ALIGNMENT}-aligned, and ${this.file.describe()} is opened for direct I/O; use allocAligned() or an AlignedPagePool page`,
+      );
+    }
+    if (this.#owned.has(answer)) {
+      throw new AioUsageError('AIO_ERR_BUFFER_STATE', `${name} is already the buffer of another block the stream holds`);
+    }
+    return answer;
   }
 
   #advancePending(count: number): void {
@@ -645,7 +752,9 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       } else {
         const buffers = new Array<Buffer>(blocks);
         for (let i = 0; i < blocks; i++) buffers[i] = this.#slots[this.#wrap(io.first + io.done + i)].buffer as Buffer;
-        handle.startReadv(this.file, buffers, io.offset);
+        const runs = joinAdjacent(buffers);
+        if (runs.length === 1) handle.startRead(this.file, runs[0], io.offset);
+        else handle.startReadv(this.file, runs, io.offset);
       }
     } catch (error) {
       // The IO was never defined: give the handle back and mark the blocks
@@ -783,6 +892,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
 
   #clearSlot(slot: Slot<T>): void {
     slot.state = FREE;
+    slot.allocated = false;
     slot.buffer = null;
     slot.cached = undefined;
     slot.data = undefined as T;
@@ -806,7 +916,21 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     this.#distance = 0;
     this.#ungot = false;
     this.#ungotData = undefined as T;
-    for (let i = 0; i < this.#pendingCount; i++) this.#clearSlot(this.#slots[this.#wrap(this.#oldest + this.#pinned + i)]);
+    let discardError: unknown = undefined;
+    const dropSlot = (slot: Slot<T>): void => {
+      if (slot.allocated) {
+        try {
+          this.#dropAllocated(slot);
+        } catch (error) {
+          discardError ??= error;
+        }
+      } else if (slot.state !== HIT && slot.state !== PENDING && slot.buffer !== null) {
+        this.pool.put(slot.buffer);
+      }
+      this.#clearSlot(slot);
+    };
+    // Pending blocks have no read: their buffers (if allocated) can go back at once.
+    for (let i = 0; i < this.#pendingCount; i++) dropSlot(this.#slots[this.#wrap(this.#oldest + this.#pinned + i)]);
     this.#pendingCount = 0;
     while (this.#iosInProgress > 0) {
       const io = this.#ios[this.#oldestIo];
@@ -816,12 +940,21 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       this.#oldestIo = this.#oldestIo + 1 === this.maxIos ? 0 : this.#oldestIo + 1;
     }
     for (; this.#pinned > 0; this.#pinned--) {
-      const slot = this.#slots[this.#oldest];
-      if (slot.state !== HIT && slot.buffer !== null) this.pool.put(slot.buffer);
-      this.#clearSlot(slot);
+      dropSlot(this.#slots[this.#oldest]);
       this.#oldest = this.#wrap(this.#oldest + 1);
     }
     this.#returnLent();
+    // The stream is consistent now; a throwing discard is reported last.
+    if (discardError !== undefined) throw discardError;
+  }
+
+  /** Gives an allocated buffer the stream never handed out back to the caller. */
+  #dropAllocated(slot: Slot<T>): void {
+    const buffer = slot.buffer as Buffer;
+    this.#owned.delete(buffer);
+    slot.allocated = false;
+    this.#counters.discarded++;
+    this.#discard?.(slot.block, slot.data, buffer);
   }
 
   async #shutDown(): Promise<void> {
@@ -837,6 +970,29 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   #wrap(index: number): number {
     return index >= this.#slots.length ? index - this.#slots.length : index;
   }
+}
+
+/** Whether `b` starts where `a` ends, in the same memory. */
+function follows(a: Buffer, b: Buffer): boolean {
+  return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
+}
+
+/**
+ * The buffers of a combined read with every run of back-to-back buffers
+ * joined into one view of their memory (no copy): a buffer pool whose frames
+ * are adjacent gets one plain read, others one iovec per run.
+ */
+function joinAdjacent(buffers: Buffer[]): Buffer[] {
+  const runs: Buffer[] = [];
+  let start = 0;
+  for (let i = 1; i <= buffers.length; i++) {
+    if (i < buffers.length && follows(buffers[i - 1], buffers[i])) continue;
+    const first = buffers[start];
+    const last = buffers[i - 1];
+    runs.push(i - start === 1 ? first : Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.byteLength - first.byteOffset));
+    start = i;
+  }
+  return runs;
 }
 
 function checkFunction(value: unknown, name: string, required: boolean): ((...args: never[]) => unknown) | undefined {
