@@ -17,7 +17,7 @@
  */
 import { BouncePool } from './bounce.js';
 import { callbacksAt, callbacksOf, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
-import { AioUsageError } from './errors.js';
+import { AioAbortError, AioUsageError } from './errors.js';
 import { AioFile, AioFileTable, type AioOpenFlags } from './file.js';
 import {
   AIO_FLAG_SYNCHRONOUS,
@@ -50,7 +50,7 @@ import {
 import { AioPromiseQueue } from './promise-api.js';
 import { AioResult, AioReturn, encodeRawResult } from './result.js';
 import { executeWithNodeFs, syncMethod } from './sync-method.js';
-import { checkBufferList, checkBuffer, checkInteger, checkLength, checkOffset, checkOptions, describeValue } from './validate.js';
+import { checkBufferList, checkBuffer, checkInteger, checkLength, checkOffset, checkOptions, checkSignal, describeValue } from './validate.js';
 
 export type { AioHandleRow, AioStats } from './inspection.js';
 
@@ -71,6 +71,26 @@ export interface AioOptions {
 }
 
 type ContextState = 'open' | 'closing' | 'closed';
+
+export interface AioAcquireAsyncOptions {
+  /** Aborting it while the call still waits for a handle removes the call from the queue and rejects it with AbortError. */
+  signal?: AbortSignal;
+}
+
+/** An `acquireAsync()` call waiting for a free handle. */
+interface AcquireWaiter {
+  ret: AioReturn | undefined;
+  resolve: (handle: AioHandle) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+  /**
+   * Its place among queued convenience calls: it is served once this many
+   * queued convenience calls have started (those queued before it), or
+   * once that queue is empty.
+   */
+  convenienceTurn: number;
+}
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const TRACE_STATES = process.env.AIO_DEBUG?.split(',').includes('states') ?? false;
@@ -125,6 +145,14 @@ export class Aio {
   /** The modules built on the handle API. */
   readonly #files: AioFileTable;
   readonly #promises: AioPromiseQueue;
+  /** acquireAsync() calls waiting for a handle, oldest first. */
+  #acquireWaiters: AcquireWaiter[] = [];
+  /** Queued convenience calls started so far: places acquireAsync waiters among them (see AcquireWaiter). */
+  #convenienceStarted = 0;
+  /** True while a blocking acquire()/tryAcquire() runs: waiters must not take the handed-out slot under it. */
+  #acquiringSync = false;
+  /** The handle handed out to an acquireAsync caller whose code has not run yet (for the error message). */
+  #handedOutToWaiter: AioHandle | null = null;
 
   constructor(options?: AioOptions) {
     const opts = checkOptions<AioOptions>(options, 'options', ['method', 'maxConcurrency']);
@@ -193,25 +221,158 @@ export class Aio {
    */
   acquire(ret?: AioReturn): AioHandle {
     this.#checkAcquire(ret);
-    let handle = this.#popIdle();
-    while (handle === null) {
-      this.#waitForFreeHandle();
-      handle = this.#popIdle();
+    // Completions collected while this call waits must not hand a handle to
+    // an acquireAsync waiter: this call takes the handed-out slot next.
+    this.#acquiringSync = true;
+    try {
+      let handle = this.#popIdle();
+      while (handle === null) {
+        this.#waitForFreeHandle();
+        handle = this.#popIdle();
+      }
+      return this.#handOut(handle, ret);
+    } finally {
+      this.#acquiringSync = false;
+      // Completions collected by a call that then threw may have freed handles for waiters.
+      if (this.#acquireWaiters.length > 0) this.#serveAcquireWaiter();
     }
-    return this.#handOut(handle, ret);
   }
 
   /** Like {@link acquire}, but returns null instead of waiting for IO to complete. */
   tryAcquire(ret?: AioReturn): AioHandle | null {
     this.#checkAcquire(ret);
-    let handle = this.#popIdle();
-    if (handle === null) {
+    this.#acquiringSync = true;
+    try {
+      let handle = this.#popIdle();
+      if (handle === null) {
+        this.#pollMethod();
+        this.#submitStaged();
+        handle = this.#popIdle();
+        if (handle === null) return null;
+      }
+      return this.#handOut(handle, ret);
+    } finally {
+      this.#acquiringSync = false;
+      // Completions collected by a call that then threw may have freed handles for waiters.
+      if (this.#acquireWaiters.length > 0) this.#serveAcquireWaiter();
+    }
+  }
+
+  /**
+   * Like {@link acquire}, but waits without blocking the thread: the Promise
+   * resolves with the handed-out handle once one is free and it is this
+   * call's turn.  Works on every method, also on those that cannot wait
+   * synchronously (`libuv`).
+   *
+   * Fairness: waiting acquireAsync calls and queued convenience calls
+   * (`file.read()`, ...) are served in the order they started waiting, one
+   * queue in effect.  A blocking `acquire()`/`tryAcquire()` is not queued:
+   * it runs now, so it goes first.
+   *
+   * The handle is handed out when the Promise resolves: start an IO on it
+   * (or release it) right after the `await`, as after `acquire()`; until
+   * then nobody else in the context can be handed a handle, and a blocking
+   * `acquire()` throws AIO_ERR_HANDLE_HANDED_OUT.
+   *
+   * Batch mode: a caller that has to wait first submits what is staged, and
+   * while callers wait with every handle busy nothing stays staged (the
+   * handles they wait for may be that staged IO, which would never complete:
+   * the deadlock rule of batch mode, applied by the library).
+   *
+   * Usage errors reject the Promise: AIO_ERR_CLOSED (also for callers still
+   * waiting when `close()` starts), AIO_ERR_IN_CALLBACK, AIO_ERR_INVALID_TYPE.
+   * An aborted `signal` rejects with AbortError and leaves the queue.
+   */
+  acquireAsync(ret?: AioReturn, options?: AioAcquireAsyncOptions): Promise<AioHandle> {
+    let signal: AbortSignal | undefined;
+    try {
+      this.#checkUsable('acquireAsync');
+      if (ret !== undefined && !(ret instanceof AioReturn)) {
+        throw new AioUsageError('AIO_ERR_INVALID_TYPE', `acquireAsync(ret) needs an AioReturn, got ${describeValue(ret)}`);
+      }
+      signal = checkSignal(checkOptions<AioAcquireAsyncOptions>(options, 'options', ['signal']).signal, 'options.signal');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(new AioAbortError(undefined, { cause: signal.reason }));
+    if (this.#acquireWaiters.length === 0 && this.#promises.queued === 0 && this.#handedOut === null) {
+      if (this.#stagedCount >= AIO_SUBMIT_BATCH_SIZE) this.#submitStaged();
+      const handle = this.#popIdle();
+      if (handle !== null) return Promise.resolve(this.#handOut(handle, ret));
+    }
+    return new Promise<AioHandle>((resolve, reject) => {
+      const waiter: AcquireWaiter = {
+        ret,
+        resolve,
+        reject,
+        signal,
+        onAbort: null,
+        convenienceTurn: this.#convenienceStarted + this.#promises.queued,
+      };
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#abortWaiter(waiter);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#acquireWaiters.push(waiter);
+      this.#counters.waits++;
+      // The handles this call waits for must be on their way: collect what
+      // is ready, and submit what is staged (see the batch-mode rule above).
       this.#pollMethod();
       this.#submitStaged();
-      handle = this.#popIdle();
-      if (handle === null) return null;
+      this.#afterHandlesFreed();
+    });
+  }
+
+  /** acquireAsync() calls waiting for a handle right now. */
+  get waitingAcquires(): number {
+    return this.#acquireWaiters.length;
+  }
+
+  #abortWaiter(waiter: AcquireWaiter): void {
+    const at = this.#acquireWaiters.indexOf(waiter);
+    if (at < 0) return;
+    this.#acquireWaiters.splice(at, 1);
+    waiter.reject(new AioAbortError(undefined, { cause: waiter.signal?.reason }));
+    // The next waiter may now be first in line for an idle handle.
+    this.#afterHandlesFreed();
+  }
+
+  /** Whether the oldest acquireAsync waiter comes before every queued convenience call. */
+  #waiterFirst(): boolean {
+    const first = this.#acquireWaiters[0];
+    if (first === undefined) return false;
+    return this.#promises.queued === 0 || this.#convenienceStarted >= first.convenienceTurn;
+  }
+
+  /**
+   * Hands an idle handle to the oldest waiter if it is its turn.  One at a
+   * time: the next is served once that caller started its IO or released
+   * the handle (the one-handed-out rule).
+   */
+  #serveAcquireWaiter(): void {
+    if (this.#state !== 'open' || this.#callbackDepth > 0 || this.#acquiringSync) return;
+    if (this.#idleCount === 0) {
+      // Every handle is busy: none of them may stay staged while callers wait for them.
+      if (this.#stagedCount > 0) this.#submitStaged();
+      return;
     }
-    return this.#handOut(handle, ret);
+    if (this.#handedOut !== null || !this.#waiterFirst()) return;
+    const handle = this.#popIdle() as AioHandle;
+    const waiter = this.#acquireWaiters.shift() as AcquireWaiter;
+    if (waiter.onAbort !== null) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    this.#handOut(handle, waiter.ret);
+    this.#handedOutToWaiter = handle;
+    waiter.resolve(handle);
+  }
+
+  /** Rejects every acquireAsync waiter (at close). */
+  #rejectAcquireWaiters(error: () => Error): void {
+    const waiters = this.#acquireWaiters;
+    this.#acquireWaiters = [];
+    for (const waiter of waiters) {
+      if (waiter.onAbort !== null) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.reject(error());
+    }
   }
 
   #checkAcquire(ret: unknown): void {
@@ -220,9 +381,10 @@ export class Aio {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `acquire(ret) needs an AioReturn, got ${describeValue(ret)}`);
     }
     if (this.#handedOut !== null) {
+      const toWaiter = this.#handedOut === this.#handedOutToWaiter ? ' to an acquireAsync caller whose code has not run yet' : '';
       throw new AioUsageError(
         'AIO_ERR_HANDLE_HANDED_OUT',
-        `API violation: only one IO can be handed out (handle ${this.#handedOut.index} is handed out; start an IO on it or release it first)`,
+        `API violation: only one IO can be handed out (handle ${this.#handedOut.index} is handed out${toWaiter}; start an IO on it or release it first)`,
       );
     }
     if (this.#stagedCount >= AIO_SUBMIT_BATCH_SIZE) this.#submitStaged();
@@ -291,6 +453,7 @@ export class Aio {
       // handed-out handle on error): the next acquire() must not find it
       // still handed out.  Wait references taken on it are simply done.
       this.#handedOut = null;
+      this.#handedOutToWaiter = null;
       this.#recycle(handle);
       this.#afterHandlesFreed();
       throw error;
@@ -338,6 +501,7 @@ export class Aio {
     io.buffers = buffers;
     this.#setState(handle, HS_DEFINED);
     this.#handedOut = null;
+    this.#handedOutToWaiter = null;
     this.#counters.started++;
     this.#runStageCallbacks(handle);
     this.#setState(handle, HS_STAGED);
@@ -615,9 +779,14 @@ export class Aio {
     this.#idle[this.#idleCount++] = handle.index;
   }
 
-  /** Handles may have become free: let queued convenience calls start. */
+  /**
+   * Handles may have become free: let queued convenience calls start (up to
+   * the turn of the oldest acquireAsync waiter, see takeIdle), then that
+   * waiter.
+   */
   #afterHandlesFreed(): void {
     this.#promises.drain();
+    if (this.#acquireWaiters.length > 0) this.#serveAcquireWaiter();
   }
 
   /** @internal handle.release(): handed-out → idle. */
@@ -627,6 +796,7 @@ export class Aio {
       throw new AioUsageError('AIO_ERR_HANDLE_STATE', `release in unexpected state: handle ${handle.index} is ${handle.state}, not the handed-out handle`);
     }
     this.#handedOut = null;
+    this.#handedOutToWaiter = null;
     this.#recycle(handle);
     this.#afterHandlesFreed();
   }
@@ -938,10 +1108,12 @@ export class Aio {
       process.emitWarning(`aio: leaked AIO handle ${this.#handedOut.index} at close`, { code: 'AIO_LEAKED_HANDLE' });
       const handle = this.#handedOut;
       this.#handedOut = null;
+      this.#handedOutToWaiter = null;
       this.#recycle(handle);
     }
     this.#state = 'closing';
     this.#promises.rejectQueued(() => true, () => new AioUsageError('AIO_ERR_CLOSED', 'the AIO context was closed before this IO started'));
+    this.#rejectAcquireWaiters(() => new AioUsageError('AIO_ERR_CLOSED', 'the AIO context was closed while acquireAsync waited for a handle'));
     this.#submitStaged();
   }
 
@@ -1002,9 +1174,13 @@ export class Aio {
       isOpen: () => this.#state === 'open',
       canStartQueued: () => this.#state === 'open' && this.#callbackDepth === 0 && this.#handedOut === null,
       takeIdle: () => {
+        // An acquireAsync caller that waited longer goes first (FIFO across both queues).
+        if (this.#waiterFirst()) return null;
         if (this.#stagedCount >= AIO_SUBMIT_BATCH_SIZE) this.#submitStaged();
         const handle = this.#popIdle();
-        return handle === null ? null : this.#handOut(handle, undefined);
+        if (handle === null) return null;
+        if (this.#promises.queued > 0) this.#convenienceStarted++;
+        return this.#handOut(handle, undefined);
       },
       define: (handle, op, file, buffer, buffers, offset, length) => this.#define(handle, op, file, buffer, buffers, offset, length),
       pollMethod: () => this.#pollMethod(),

@@ -18,7 +18,24 @@
  *    reported clean: it stays dirty.
  * 4. When every write has completed (the window has drained), it syncs each
  *    file that received a complete write, once (fsync, fdatasync, or none),
- *    all files together.
+ *    all files together.  `sync: 'always'` fsyncs every file the call was
+ *    given a page of, also when none of its writes succeeded (writes made
+ *    earlier, outside the call, become durable too), and `syncFiles` adds
+ *    files to sync that no page of the call names.
+ *
+ * Overlapping pages (the overlap rule): a page whose bytes overlap a write
+ * in flight on the same AioFile, of this call or of another write-back
+ * running at the same time, waits until that write is reported (clean or
+ * failed) before its own write starts; the writes of other pages go on
+ * meanwhile.  So the later page's bytes are the ones on disk, as they would
+ * be with blocking writes in the same order.  Two overlapping writes in
+ * flight at once could land in either order (the kernel and the device
+ * reorder them), and a torn mix of both is possible with direct I/O; waiting
+ * costs nothing when there is no overlap, and refusing the call instead
+ * would push the coordination onto every caller (a checkpointer and an
+ * evicting buffer pool write the same pages by design).  The rule sees
+ * writes through the same AioFile object only, not through another open of
+ * the path.
  *
  * Short writes are retried: the rest of the page is written again, from the
  * byte where the write stopped (on a direct file, from the last 4096-byte
@@ -73,8 +90,15 @@ export interface WriteBackOptions<P extends DirtyPage = DirtyPage> {
   onClean?: (page: P) => void;
   /** Called when a page's write failed: the page stays dirty. */
   onError?: (page: P, error: AioIoError) => void;
-  /** How to make the files durable after the window drained (default 'fsync'). */
-  sync?: 'fsync' | 'fdatasync' | 'none';
+  /**
+   * How to make the files durable after the window drained (default 'fsync'):
+   * 'fsync' or 'fdatasync' each file that received a complete write, 'always'
+   * fsync every file the call had a page of (even when nothing was written),
+   * 'none' sync nothing.
+   */
+  sync?: 'fsync' | 'fdatasync' | 'always' | 'none';
+  /** More files to sync (the same way) after the window drained, even if no page of the call names them.  Not with sync: 'none'. */
+  syncFiles?: Iterable<AioFile>;
   /** Start the writes that fit in the window together, in batch mode (default true). */
   batch?: boolean;
   /** Short writes retried per page before it is reported failed (default 8). */
@@ -98,7 +122,7 @@ export interface WriteBackResult<P extends DirtyPage = DirtyPage> {
   maxInFlight: number;
 }
 
-const OPTION_KEYS = ['window', 'beforeWrite', 'onClean', 'onError', 'sync', 'batch', 'maxRetries'] as const;
+const OPTION_KEYS = ['window', 'beforeWrite', 'onClean', 'onError', 'sync', 'syncFiles', 'batch', 'maxRetries'] as const;
 const DIRECT_ALIGNMENT = 4096;
 
 /**
@@ -123,11 +147,76 @@ function writeBackCallbacks(): AioCallbackId {
   return callbackId;
 }
 
+/**
+ * A page write of some run, from its first attempt until it is reported:
+ * what the overlap rule waits for.  The Promise is made only when a page
+ * waits for it (no allocation per page when nothing overlaps).
+ */
+class PageWrite {
+  #wakes: (() => void)[] | null = null;
+
+  constructor(
+    readonly file: AioFile,
+    readonly offset: number,
+    readonly end: number,
+  ) {}
+
+  overlaps(file: AioFile, offset: number, end: number): boolean {
+    return this.file === file && this.offset < end && offset < this.end;
+  }
+
+  reported(): Promise<void> {
+    return new Promise<void>((resolve) => (this.#wakes ??= []).push(resolve));
+  }
+
+  finish(): void {
+    const wakes = this.#wakes;
+    this.#wakes = null;
+    if (wakes !== null) for (const wake of wakes) wake();
+  }
+}
+
+/** Page writes in flight, per file, of every run in the process (the overlap rule). */
+const pageWrites = new Map<AioFile, Set<PageWrite>>();
+
+function registerPageWrite(page: DirtyPage): PageWrite {
+  const write = new PageWrite(page.file, page.offset, page.offset + page.buffer.byteLength);
+  let writes = pageWrites.get(page.file);
+  if (writes === undefined) pageWrites.set(page.file, (writes = new Set()));
+  writes.add(write);
+  return write;
+}
+
+function unregisterPageWrite(write: PageWrite): void {
+  const writes = pageWrites.get(write.file);
+  writes?.delete(write);
+  if (writes?.size === 0) pageWrites.delete(write.file);
+  write.finish();
+}
+
+/** Resolves once every page write in flight that overlaps `page` is reported; null if none does. */
+function overlapOf(page: DirtyPage): Promise<void> | null {
+  const writes = pageWrites.get(page.file);
+  if (writes === undefined) return null;
+  const end = page.offset + page.buffer.byteLength;
+  let waits: Promise<void>[] | null = null;
+  for (const write of writes) if (write.overlaps(page.file, page.offset, end)) (waits ??= []).push(write.reported());
+  if (waits === null) return null;
+  return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+}
+
+function overlapsAny(page: DirtyPage, pages: readonly DirtyPage[]): boolean {
+  const end = page.offset + page.buffer.byteLength;
+  return pages.some((other) => other.file === page.file && other.offset < end && page.offset < other.offset + other.buffer.byteLength);
+}
+
 /** One write in flight. */
 class WriteSlot<P> {
   readonly ret = new AioReturn();
   readonly ref = new AioWaitRef();
   page: P | null = null;
+  /** The page's entry for the overlap rule, from its first attempt until it is reported. */
+  write: PageWrite | null = null;
   /** Bytes of the page written so far (by earlier attempts). */
   written = 0;
   /** Where the current attempt starts, in the page. */
@@ -159,7 +248,13 @@ class WriteBackRun<P extends DirtyPage> {
   readonly #beforeWrite: ((page: P) => void | Promise<void>) | undefined;
   readonly #onClean: ((page: P) => void) | undefined;
   readonly #onError: ((page: P, error: AioIoError) => void) | undefined;
-  readonly #sync: 'fsync' | 'fdatasync' | 'none';
+  readonly #sync: 'fsync' | 'fdatasync' | 'always' | 'none';
+  /** Files to sync whatever the pages did (`syncFiles`). */
+  readonly #extraSyncFiles: AioFile[];
+  /** Every file the call had a page of (for sync: 'always'). */
+  readonly #touchedFiles = new Set<AioFile>();
+  /** The next page, taken and hooked, waiting for an overlapping write in flight to be reported. */
+  #held: { page: P; until: Promise<void> } | null = null;
   readonly #batch: boolean;
   readonly #maxRetries: number;
   readonly #slots: WriteSlot<P>[];
@@ -187,10 +282,14 @@ class WriteBackRun<P extends DirtyPage> {
     this.#onClean = checkHook(opts.onClean, 'options.onClean');
     this.#onError = checkHook(opts.onError, 'options.onError');
     const sync = opts.sync ?? 'fsync';
-    if (sync !== 'fsync' && sync !== 'fdatasync' && sync !== 'none') {
-      throw new AioUsageError('AIO_ERR_INVALID_OPTION', `options.sync must be 'fsync', 'fdatasync' or 'none', got ${describeValue(sync)}`);
+    if (sync !== 'fsync' && sync !== 'fdatasync' && sync !== 'always' && sync !== 'none') {
+      throw new AioUsageError('AIO_ERR_INVALID_OPTION', `options.sync must be 'fsync', 'fdatasync', 'always' or 'none', got ${describeValue(sync)}`);
     }
     this.#sync = sync;
+    this.#extraSyncFiles = checkSyncFiles(aio, opts.syncFiles);
+    if (sync === 'none' && this.#extraSyncFiles.length > 0) {
+      throw new AioUsageError('AIO_ERR_INVALID_OPTION', "options.syncFiles cannot be used with sync: 'none' (there is no sync to make them durable)");
+    }
     this.#batch = checkBoolean(opts.batch, 'options.batch', true);
     this.#maxRetries = opts.maxRetries === undefined ? WRITE_BACK_DEFAULT_MAX_RETRIES : checkInteger(opts.maxRetries, 'options.maxRetries', 0, 1_000_000);
     this.#slots = Array.from({ length: this.#window }, () => new WriteSlot<P>());
@@ -216,11 +315,18 @@ class WriteBackRun<P extends DirtyPage> {
     let exhausted = false;
     for (;;) {
       if (!exhausted && this.#failure === null) exhausted = await this.#refill();
+      // A page held by the overlap rule waits while this run's own writes go on (and are reported).
+      const held = this.#failure === null ? this.#held : null;
       if (this.#inflight.length === 0) {
+        if (held !== null) {
+          await held.until;
+          continue;
+        }
         if (exhausted || this.#failure !== null) return;
         continue;
       }
-      await this.#waitAny();
+      if (held !== null) await Promise.race([this.#waitAny(), held.until]);
+      else await this.#waitAny();
       this.#sweep();
     }
   }
@@ -244,18 +350,36 @@ class WriteBackRun<P extends DirtyPage> {
     let exhausted = false;
     try {
       while (this.#inflight.length + batch.length < this.#window) {
-        const step = this.#pages.next();
-        const next = isThenable(step) ? await step : step;
-        if (next.done === true) {
-          exhausted = true;
-          break;
+        let page: P;
+        if (this.#held !== null) {
+          page = this.#held.page;
+          this.#held = null;
+        } else {
+          const step = this.#pages.next();
+          const next = isThenable(step) ? await step : step;
+          if (next.done === true) {
+            exhausted = true;
+            break;
+          }
+          page = checkPage(next.value);
+          this.#touchedFiles.add(page.file);
+          const ready = this.#beforeWrite?.(page);
+          if (isThenable(ready)) {
+            this.#start(batch);
+            batch.length = 0;
+            await ready;
+          }
         }
-        const page = checkPage(next.value);
-        const ready = this.#beforeWrite?.(page);
-        if (isThenable(ready)) {
+        // The overlap rule: an overlapping page of this refill is started first (so it is in flight and
+        // registered), then this page waits for every overlapping write in flight to be reported.
+        if (overlapsAny(page, batch)) {
           this.#start(batch);
           batch.length = 0;
-          await ready;
+        }
+        const until = overlapOf(page);
+        if (until !== null) {
+          this.#held = { page, until };
+          break;
         }
         batch.push(page);
       }
@@ -300,10 +424,13 @@ class WriteBackRun<P extends DirtyPage> {
     slot.page = page;
     slot.written = 0;
     slot.retries = 0;
+    slot.write = registerPageWrite(page);
     try {
       this.#startAttempt(slot);
     } catch (error) {
       slot.page = null;
+      unregisterPageWrite(slot.write);
+      slot.write = null;
       this.#free.push(index);
       throw error;
     }
@@ -400,6 +527,7 @@ class WriteBackRun<P extends DirtyPage> {
   #clean(slot: WriteSlot<P>): void {
     const page = slot.page as P;
     slot.page = null;
+    this.#finishWrite(slot);
     this.#dirtyFiles.add(page.file);
     this.#result.clean.push(page);
     this.#callHook(() => this.#onClean?.(page));
@@ -408,6 +536,7 @@ class WriteBackRun<P extends DirtyPage> {
   #report(slot: WriteSlot<P>, error: AioIoError): void {
     const page = slot.page as P;
     slot.page = null;
+    this.#finishWrite(slot);
     this.#result.failed.push({ page, error });
     this.#callHook(() => this.#onError?.(page, error));
   }
@@ -421,13 +550,24 @@ class WriteBackRun<P extends DirtyPage> {
     }
   }
 
+  /** The page is reported: pages waiting for it by the overlap rule may go. */
+  #finishWrite(slot: WriteSlot<P>): void {
+    if (slot.write === null) return;
+    unregisterPageWrite(slot.write);
+    slot.write = null;
+  }
+
   #fail(error: unknown): void {
     this.#failure ??= { error };
   }
 
-  /** Syncs every file that got a clean page, all at once (at most `window` in flight). */
+  /**
+   * Syncs every file that got a clean page (with 'always': every file the
+   * call had a page of), and the `syncFiles`, all at once (at most `window`
+   * in flight).
+   */
   async #syncFiles(): Promise<void> {
-    const files = [...this.#dirtyFiles];
+    const files = [...new Set([...(this.#sync === 'always' ? this.#touchedFiles : this.#dirtyFiles), ...this.#extraSyncFiles])];
     for (let at = 0; at < files.length; at += this.#window) {
       const group = files.slice(at, at + this.#window);
       const slots = this.#slots.slice(0, group.length);
@@ -438,8 +578,8 @@ class WriteBackRun<P extends DirtyPage> {
         group.forEach((file, i) => {
           const handle = this.#acquire(slots[i].ret);
           handle.getWaitRef(slots[i].ref);
-          if (this.#sync === 'fsync') handle.startFsync(file);
-          else handle.startFdatasync(file);
+          if (this.#sync === 'fdatasync') handle.startFdatasync(file);
+          else handle.startFsync(file);
         });
       } finally {
         if (batching) aio.exitBatchMode();
@@ -474,6 +614,23 @@ function iteratorOf<P>(pages: Iterable<P> | AsyncIterable<P>): Iterator<P> | Asy
     if (typeof iterator === 'function') return iterator.call(source);
   }
   throw new AioUsageError('AIO_ERR_INVALID_TYPE', `pages must be an iterable or async iterable of dirty pages, got ${describeValue(pages)}`);
+}
+
+function checkSyncFiles(aio: Aio, value: Iterable<AioFile> | undefined): AioFile[] {
+  if (value === undefined) return [];
+  const iterator = (value as Partial<Iterable<AioFile>> | null)?.[Symbol.iterator];
+  if (typeof value !== 'object' || value === null || typeof iterator !== 'function') {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `options.syncFiles must be an iterable of AioFile, got ${describeValue(value)}`);
+  }
+  const files = [...new Set(value)];
+  for (const file of files) {
+    if (!(file instanceof AioFile)) {
+      throw new AioUsageError('AIO_ERR_INVALID_TYPE', `options.syncFiles must hold AioFile objects from aio.open(), got ${describeValue(file)}`);
+    }
+    if (file.aio !== aio) throw new AioUsageError('AIO_ERR_FOREIGN_FILE', `options.syncFiles: ${file.describe()} belongs to another AIO context`);
+    if (file.closed) throw new AioUsageError('AIO_ERR_FILE_CLOSED', `options.syncFiles: ${file.describe()} is closed`);
+  }
+  return files;
 }
 
 function checkHook<F>(value: F | undefined, name: string): F | undefined {
