@@ -85,7 +85,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     command: command === 'suite' ? 'suite' : 'run',
     workload: command === 'suite' ? undefined : command,
     methods: values.method === undefined ? undefined : parseMethods(values.method),
-    api: parseChoice('api', values.api ?? 'handle', ['handle', 'promise', 'fs'] as const),
+    api: parseChoice('api', values.api ?? 'handle', ['handle', 'promise', 'fs', 'wal'] as const),
     bs: values.bs === undefined ? undefined : parseByteSize('bs', values.bs),
     qd: values.qd === undefined ? undefined : parseInteger('qd', values.qd, 1, MAX_QD),
     direct: values.direct ?? false,
@@ -274,8 +274,10 @@ ${WORKLOAD_NAMES.map((name) => `  ${name.padEnd(10)} ${WORKLOADS[name].summary} 
 Options:
   --method M[,M...]   aio methods (${AIO_METHOD_NAMES.join(', ')}, ${AUTO_METHOD}), baselines
                       (${BASELINE_NAMES.join(', ')}), or all (default)
-  --api handle|promise|fs  how aio methods are driven: handles in batch mode (default), the Promise
-                      API, or @aio/fs FileHandles ({ bytesRead, buffer }, as node:fs/promises)
+  --api handle|promise|fs|wal  how aio methods are driven: handles in batch mode (default), the Promise
+                      API, @aio/fs FileHandles ({ bytesRead, buffer }, as node:fs/promises), or (wal
+                      only) @aio/core's WAL writer: --qd committers, one --bs record per commit,
+                      group commit (durability mode: AIO_BENCH_WAL_DURABILITY, default per method)
   --bs SIZE           block size, e.g. 4k, 128KiB (multiple of 512; of 4096 with --direct)
   --qd N              IOs in flight (1-${MAX_QD}); node-fs-sync and fio-psync always run 1
   --direct            O_DIRECT with 4096-aligned buffers

@@ -59,6 +59,10 @@ describe('parseOptions', () => {
     expect(options.bs).toBeUndefined();
   });
 
+  it('accepts --api wal, which drives the aio methods through the WAL writer', () => {
+    expect(parseOptions(['wal', '--api', 'wal']).api).toBe('wal');
+  });
+
   it('accepts --api fs, which drives the aio methods through @aio/fs FileHandles', () => {
     expect(parseOptions(['randread', '--api', 'fs', '--qd', '32', '--bs', '4096']).api).toBe('fs');
     expect(resolveCase(parseOptions(['randread', '--api', 'fs']), 'randread', FILE).api).toBe('fs');
@@ -88,7 +92,7 @@ describe('parseOptions', () => {
     [['randread', '--method', 'node-fs-turbo'], /unknown method 'node-fs-turbo'/],
     [['randread', '--method', 'all,sync'], /cannot be combined/],
     [['randread', '--method', 'sync,,fio-psync'], /empty name/],
-    [['randread', '--api', 'callback'], /--api must be handle, promise or fs, got 'callback'/],
+    [['randread', '--api', 'callback'], /--api must be handle, promise, fs or wal, got 'callback'/],
     [['randread', '--cache', 'warm'], /--cache must be hot or cold/],
     [['randread', '--qd', '0'], /--qd must be an integer from 1 to 1024, got '0'/],
     [['randread', '--qd', '2000'], /--qd must be an integer/],

@@ -66,4 +66,15 @@ describe('aio-bench CLI', () => {
     expect(lines[1].method).toBe('node-fs-promises');
     for (const line of lines) expect(line.opsPerSec).toBeGreaterThan(0);
   });
+
+  it('runs wal with --api wal: the auto-selected method\'s WAL writer commits next to node-fs-promises, and its log directory is removed', { timeout: 60_000 }, () => {
+    const file = path.join(directory, 'wal.dat');
+    const argv = [cli, 'wal', '--api', 'wal', '--method', 'auto,node-fs-promises', '--seconds', '1', '--warmup', '0.1', '--size', '64m', '--file', file, '--json'];
+    const result = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 55_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => line.api)).toEqual(['wal', 'baseline']);
+    for (const line of lines) expect(line.opsPerSec).toBeGreaterThan(0);
+    expect(fs.readdirSync(directory).filter((name) => name.includes('.wal-'))).toEqual([]);
+  });
 });

@@ -3,7 +3,7 @@
  * of PostgreSQL 18's AIO subsystem.  See README.md for the design.
  */
 export { Aio, AIO_SUBMIT_BATCH_SIZE, AIO_DEFAULT_MAX_CONCURRENCY, AIO_MAX_CONCURRENCY } from './aio.js';
-export type { AioOptions } from './aio.js';
+export type { AioOptions, AioAcquireAsyncOptions } from './aio.js';
 export type { AioCounters, AioHandleRow, AioStats } from './inspection.js';
 export {
   AioHandle,
@@ -61,3 +61,16 @@ export type {
 } from './read-stream.js';
 export { writeBack, WRITE_BACK_DEFAULT_WINDOW, WRITE_BACK_DEFAULT_MAX_RETRIES } from './write-back.js';
 export type { DirtyPage, WriteBackOptions, WriteBackResult } from './write-back.js';
+export {
+  WalWriter,
+  WalReader,
+  readWal,
+  crc32c,
+  walDefaultDurability,
+  WAL_DURABILITY_MODES,
+  WAL_DEFAULT_SEGMENT_SIZE,
+  WAL_DEFAULT_BLOCK_SIZE,
+  WAL_DEFAULT_MAX_FLUSHES,
+  WAL_RECORD_HEADER_SIZE,
+} from './wal.js';
+export type { WalDurability, WalOptions, WalReadOptions, WalRecord, WalStopReason, WalState, WalStats } from './wal.js';

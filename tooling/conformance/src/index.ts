@@ -8,6 +8,7 @@
  */
 import type { Harness } from './harness.js';
 import type { MethodUnderTest } from './methods.js';
+import { defineAcquireAsyncCases } from './cases/acquire-async.js';
 import { defineBatchCases } from './cases/batch.js';
 import { defineCallbackCases } from './cases/callbacks.js';
 import { defineEofCases } from './cases/eof.js';
@@ -15,12 +16,15 @@ import { defineErrorCases } from './cases/errors.js';
 import { defineFullyCases } from './cases/fully.js';
 import { defineHandleCases } from './cases/handles.js';
 import { defineHelperCases } from './cases/helpers.js';
+import { defineReadStreamAllocateCases } from './cases/read-stream-allocate.js';
 import { defineInjectionCases } from './cases/injection.js';
 import { defineLifetimeCases } from './cases/lifetime.js';
 import { defineMemorySafetyCases } from './cases/memory-safety.js';
 import { defineMisuseCases } from './cases/misuse.js';
+import { definePowerLossCases } from './cases/power-loss.js';
 import { definePromiseApiCases } from './cases/promise-api.js';
 import { defineRoundTripCases } from './cases/roundtrip.js';
+import { defineWalCases } from './cases/wal.js';
 
 export { loadMethod, selectedMethodNames, METHOD_PACKAGES, type MethodUnderTest } from './methods.js';
 export { SkipCase, type Harness, type CaseContext } from './harness.js';
@@ -41,5 +45,9 @@ export function defineConformance(harness: Harness, method: MethodUnderTest): vo
     defineLifetimeCases(harness, method);
     defineMemorySafetyCases(harness, method);
     defineHelperCases(harness, method);
+    defineAcquireAsyncCases(harness, method);
+    defineWalCases(harness, method);
+    definePowerLossCases(harness, method);
+    defineReadStreamAllocateCases(harness, method);
   });
 }

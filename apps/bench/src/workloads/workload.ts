@@ -6,9 +6,11 @@ export type CacheState = 'hot' | 'cold';
 /**
  * Which aio API the aio methods are driven through: handles in batch mode,
  * the convenience Promises of @aio/core, or @aio/fs's node:fs-compatible
- * FileHandles (`{ bytesRead, buffer }` results).
+ * FileHandles (`{ bytesRead, buffer }` results), or (wal workload only)
+ * @aio/core's WAL writer: --qd committers each appending one --bs record and
+ * waiting for its flush, with group commit.
  */
-export type AioApi = 'handle' | 'promise' | 'fs';
+export type AioApi = 'handle' | 'promise' | 'fs' | 'wal';
 
 /** One benchmark case: a workload with every parameter resolved, shared by every method that runs it. */
 export interface CaseConfig {
