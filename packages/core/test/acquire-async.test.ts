@@ -27,6 +27,20 @@ async function client(aio: Aio, file: AioFile, block: number, order: number[]): 
   return buffer;
 }
 
+/** `count` clients, one block each, on `aio`: each is served in the order it asked and reads its own block. */
+async function assertClientsServedInOrder(aio: Aio, count: number): Promise<void> {
+  const content = patterned(count);
+  const file = aio.open(world.file(content));
+  const order: number[] = [];
+  const buffers = await Promise.all(Array.from({ length: count }, (_, block) => client(aio, file, block, order)));
+  assert.deepEqual(
+    order,
+    Array.from({ length: count }, (_, i) => i),
+  );
+  buffers.forEach((buffer, block) => assert.ok(buffer.equals(content.subarray(block * BLOCK, (block + 1) * BLOCK)), `block ${block}`));
+  await file.close();
+}
+
 /** Fills every handle of `aio` with a read in flight; returns their wait references. */
 function fillHandles(aio: Aio, file: AioFile): AioWaitRef[] {
   const refs: AioWaitRef[] = [];
@@ -52,16 +66,7 @@ describe('acquireAsync', () => {
 
   it('deferred: forty clients on two handles are served in the order they asked, and each reads its own block', async () => {
     const { aio } = world.context('deferred', 2);
-    const content = patterned(40);
-    const file = aio.open(world.file(content));
-    const order: number[] = [];
-    const buffers = await Promise.all(Array.from({ length: 40 }, (_, block) => client(aio, file, block, order)));
-    assert.deepEqual(
-      order,
-      Array.from({ length: 40 }, (_, i) => i),
-    );
-    buffers.forEach((buffer, block) => assert.ok(buffer.equals(content.subarray(block * BLOCK, (block + 1) * BLOCK)), `block ${block}`));
-    await file.close();
+    await assertClientsServedInOrder(aio, 40);
   });
 
   it('deferred: waiting acquireAsync calls and queued convenience calls are served in the order they started waiting', async () => {
@@ -183,16 +188,7 @@ describe('acquireAsync', () => {
   it('libuv: many clients on two handles do their IO through acquireAsync, in FIFO order, on a method that cannot wait synchronously', async () => {
     const aio = new Aio({ method: libuvMethod(), maxConcurrency: 2 });
     try {
-      const content = patterned(64);
-      const file = aio.open(world.file(content));
-      const order: number[] = [];
-      const buffers = await Promise.all(Array.from({ length: 64 }, (_, block) => client(aio, file, block, order)));
-      assert.deepEqual(
-        order,
-        Array.from({ length: 64 }, (_, i) => i),
-      );
-      buffers.forEach((buffer, block) => assert.ok(buffer.equals(content.subarray(block * BLOCK, (block + 1) * BLOCK)), `block ${block}`));
-      await file.close();
+      await assertClientsServedInOrder(aio, 64);
       assertQuiescent(aio);
     } finally {
       await aio.close();

@@ -8,9 +8,7 @@ import * as fs from 'node:fs';
 import { describe, it } from 'vitest';
 import {
   AioIoError,
-  AioReturn,
   AioUsageError,
-  AioWaitRef,
   AlignedPagePool,
   allocAligned,
   blockRangeReadStream,
@@ -18,9 +16,9 @@ import {
   isNonDetachable,
   writeBack,
   type Aio,
-  type AioFile,
 } from '../src/index.js';
 import { helperWorld } from './helper-world.js';
+import { startRead } from './io-helpers.js';
 
 const world = helperWorld('aio-core-buffers-');
 
@@ -38,15 +36,6 @@ const usage = (code: string) => (e: unknown) => e instanceof AioUsageError && e.
 
 function pattern(length: number, seed: number): Buffer {
   return Buffer.from(Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff));
-}
-
-function startRead(aio: Aio, file: AioFile, buffer: ArrayBufferView, offset: number): { ret: AioReturn; ref: AioWaitRef } {
-  const ret = new AioReturn();
-  const ref = new AioWaitRef();
-  const handle = aio.acquire(ret);
-  handle.getWaitRef(ref);
-  handle.startRead(file, buffer, offset);
-  return { ret, ref };
 }
 
 describe('core: buffers that could be detached', () => {

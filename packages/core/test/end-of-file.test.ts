@@ -5,31 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'vitest';
-import { Aio, AioIoError, AioReturn, AioUsageError, AioWaitRef, libuvMethod, syncMethod, type AioFile, type AioMethodFactory } from '../src/index.js';
-import { assertQuiescent, clearInjection, injectShortRead, setInjection } from '../src/testing.js';
+import { describe, it } from 'vitest';
+import { Aio, AioIoError, AioUsageError, libuvMethod, syncMethod, type AioFile, type AioMethodFactory, type AioReturn } from '../src/index.js';
+import { clearInjection, injectShortRead, setInjection } from '../src/testing.js';
 import { deferred } from './deferred-method.js';
+import { startRead } from './io-helpers.js';
+import { tempWorld } from './temp-world.js';
 
 const METHODS: Record<string, () => AioMethodFactory> = { sync: syncMethod, deferred, libuv: libuvMethod };
 
-let dir = '';
-let contexts: Aio[] = [];
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aio-eof-'));
-  contexts = [];
-});
-
-afterEach(async () => {
-  clearInjection();
-  for (const aio of contexts) {
-    assertQuiescent(aio);
-    await aio.close();
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const world = tempWorld('aio-eof-', { clearInjection: true });
+const fileWith = (content: Buffer): string => world.file(content);
 
 function patterned(size: number, seed: number): Buffer {
   const buffer = Buffer.alloc(size);
@@ -37,19 +23,9 @@ function patterned(size: number, seed: number): Buffer {
   return buffer;
 }
 
-function fileWith(content: Buffer): string {
-  const file = path.join(dir, `f${fs.readdirSync(dir).length}`);
-  fs.writeFileSync(file, content);
-  return file;
-}
-
 /** One IO through the handle API, awaited; returns its return object. */
 async function readOnce(aio: Aio, file: AioFile, buffer: Buffer, offset: number): Promise<AioReturn> {
-  const ret = new AioReturn();
-  const ref = new AioWaitRef();
-  const handle = aio.acquire(ret);
-  handle.getWaitRef(ref);
-  handle.startRead(file, buffer, offset);
+  const { ret, ref } = startRead(aio, file, buffer, offset);
   await ref.wait();
   return ret;
 }
@@ -57,9 +33,7 @@ async function readOnce(aio: Aio, file: AioFile, buffer: Buffer, offset: number)
 for (const [kind, factory] of Object.entries(METHODS)) {
   describe(`${kind}: end of file`, () => {
     const context = (): Aio => {
-      const aio = new Aio({ method: factory() });
-      contexts.push(aio);
-      return aio;
+      return world.track(new Aio({ method: factory() }));
     };
 
     it(`${kind}: a read at the end of the file carries code AIO_EOF on its result, the code toError() gives`, async () => {

@@ -9,43 +9,19 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { afterEach, beforeEach, describe, it } from 'vitest';
-import { Aio, AioReturn, AioUsageError, AioWaitRef, libuvMethod } from '../src/index.js';
-import { assertQuiescent } from '../src/testing.js';
+import { describe, it } from 'vitest';
+import { Aio, AioUsageError, libuvMethod } from '../src/index.js';
+import { startRead } from './io-helpers.js';
+import { tempWorld } from './temp-world.js';
 
 const DIST = pathToFileURL(fileURLToPath(new URL('../dist/index.js', import.meta.url))).href;
 
-let dir = '';
-let contexts: Aio[] = [];
-let fdsBefore = 0;
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aio-libuv-'));
-  contexts = [];
-  fdsBefore = openFds();
-});
-
-afterEach(async () => {
-  for (const aio of contexts) {
-    assertQuiescent(aio);
-    await aio.close();
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(openFds(), fdsBefore, 'every file descriptor the test opened is closed');
-});
+const world = tempWorld('aio-libuv-', { checkFds: true });
 
 function context(maxConcurrency = 64): Aio {
-  const aio = new Aio({ method: libuvMethod(), maxConcurrency });
-  contexts.push(aio);
-  return aio;
+  return world.track(new Aio({ method: libuvMethod(), maxConcurrency }));
 }
 
 function patterned(size: number, seed: number): Buffer {
@@ -55,9 +31,7 @@ function patterned(size: number, seed: number): Buffer {
 }
 
 function fileWith(content: Buffer): string {
-  const file = path.join(dir, `f${fs.readdirSync(dir).length}`);
-  fs.writeFileSync(file, content);
-  return file;
+  return world.file(content);
 }
 
 function usageError(code: string): (error: unknown) => boolean {
@@ -67,16 +41,6 @@ function usageError(code: string): (error: unknown) => boolean {
 /** Blocks the thread, so that IO on the pool finishes while no callback can run. */
 function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Starts a read on a fresh handle; returns its wait reference and return object. */
-function startRead(aio: Aio, file: ReturnType<Aio['open']>, buffer: Buffer, offset: number): { ref: AioWaitRef; ret: AioReturn } {
-  const ret = new AioReturn();
-  const ref = new AioWaitRef();
-  const handle = aio.acquire(ret);
-  handle.getWaitRef(ref);
-  handle.startRead(file, buffer, offset);
-  return { ref, ret };
 }
 
 describe('libuv method', () => {

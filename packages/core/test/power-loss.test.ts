@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { Aio, AioUsageError, libuvMethod, syncMethod, type AioMethodFactory } from '../src/index.js';
-import { assertQuiescent, powerLoss, type AioCrashState } from '../src/testing.js';
+import { powerLoss, type AioCrashState } from '../src/testing.js';
+import { tempWorld } from './temp-world.js';
 
 const SEEDS = 200;
 
@@ -36,33 +36,10 @@ const METHODS: ReadonlyArray<readonly [string, AioMethodFactory | string]> = [
   ['io_uring', await nativeMethod('io-uring')],
 ];
 
-let dir = '';
-let contexts: Aio[] = [];
-let fdsBefore = 0;
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aio-power-loss-'));
-  contexts = [];
-  fdsBefore = openFds();
-});
-
-afterEach(async () => {
-  for (const aio of contexts) {
-    if (!aio.closed) assertQuiescent(aio);
-    await aio.close();
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(openFds(), fdsBefore, 'every file descriptor the test opened is closed');
-});
+const world = tempWorld('aio-power-loss-', { allowClosed: true, checkFds: true });
 
 function context(method: AioMethodFactory): Aio {
-  const aio = new Aio({ method });
-  contexts.push(aio);
-  return aio;
+  return world.track(new Aio({ method }));
 }
 
 function patterned(size: number, seed: number): Buffer {
@@ -73,9 +50,7 @@ function patterned(size: number, seed: number): Buffer {
 
 /** A file of `size` zero bytes, created and made durable before the simulator sees it. */
 function zeroFile(size: number): string {
-  const file = path.join(dir, `f${fs.readdirSync(dir).length}`);
-  fs.writeFileSync(file, Buffer.alloc(size));
-  return file;
+  return world.file(Buffer.alloc(size));
 }
 
 /** Every sector of `image` at [offset, offset + data.length) is wholly `data` or wholly `old`. */
@@ -186,7 +161,7 @@ for (const [name, method] of METHODS) {
       const { file, sim } = await syncedThenUnsynced(factory, 4);
       const state = sim.crash();
       assert.equal(sim.poweredOff, true);
-      const aio = contexts[0];
+      const aio = world.contexts[0];
       const handle = aio.open(file, { read: true, write: true });
       const before = fs.readFileSync(file);
       await assert.rejects(handle.write(patterned(512, 9), 0), { code: 'EIO' });
@@ -199,7 +174,7 @@ for (const [name, method] of METHODS) {
     });
 
     it.skipIf(skip !== undefined)(`${name}: a tiny log writer recovers every acknowledged record in every crash state`, async () => {
-      const file = path.join(dir, 'log');
+      const file = path.join(world.dir, 'log');
       const sim = powerLoss(factory, { seed: 5 });
       const aio = context(sim);
       const log = aio.open(file, { read: true, write: true, create: true, truncate: true });

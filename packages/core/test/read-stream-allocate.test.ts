@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, it } from 'vitest';
 import {
-  AioIoError,
   AioUsageError,
   AlignedPagePool,
   allocAligned,
@@ -16,25 +15,12 @@ import {
   type AioFile,
   type ReadStreamItem,
 } from '../src/index.js';
-import { injectErrno, injectShortRead, setInjection, type AioInjectionInfo } from '../src/testing.js';
+import { injectShortRead, setInjection, type AioInjectionInfo } from '../src/testing.js';
 import { helperWorld } from './helper-world.js';
+import { blocksBeforeEio, seededBytes as bytes } from './io-helpers.js';
 
 const BS = 1024;
-const world = helperWorld('aio-stream-allocate-');
-const context = world.context;
-const makeFile = world.file;
-
-function bytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const { context, file: makeFile } = helperWorld('aio-stream-allocate-');
 
 function blockOf(content: Buffer, block: number, size = BS): Buffer {
   return content.subarray(block * size, (block + 1) * size);
@@ -237,13 +223,7 @@ for (const kind of ['sync', 'deferred'] as const) {
       const file = aio.open(makeFile(content));
       let discards = 0;
       const stream = blockRangeReadStream(aio, file, { blockSize: BS, allocate: () => Buffer.alloc(BS), discard: () => discards++ });
-      const got: number[] = [];
-      await assert.rejects(async () => {
-        for await (const item of stream) {
-          got.push(item.block);
-          if (item.block === 9) injectErrno('EIO', { op: ['read', 'readv'] });
-        }
-      }, (error: unknown) => error instanceof AioIoError && error.code === 'EIO');
+      const got = await blocksBeforeEio(stream, 9);
       assert.ok(got.every((b, i) => b === i));
       assert.ok(discards >= 1, 'the failed block\'s buffer came back');
       assert.equal(stream.stats().allocated, got.length + discards);

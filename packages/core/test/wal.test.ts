@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'vitest';
 import { Aio, AioIoError, AioUsageError, WalWriter, crc32c, readWal, type WalRecord } from '../src/index.js';
 import { injectErrno, setInjection } from '../src/testing.js';
-import { scripted } from './fake-method.js';
+import { scripted, type ScriptedMethod } from './fake-method.js';
 import { helperWorld } from './helper-world.js';
 
 const world = helperWorld('aio-wal-');
@@ -224,17 +224,21 @@ for (const kind of ['sync', 'deferred'] as const) {
   });
 }
 
+/** A WAL with `maxFlushes` flush slots on the scripted method, its restart record already completed. */
+async function openScripted(maxFlushes: number): Promise<{ aio: Aio; method: ScriptedMethod; wal: WalWriter }> {
+  const factory = scripted();
+  const aio = new Aio({ method: factory, maxConcurrency: 8 });
+  const method = factory.created!;
+  const opening = WalWriter.open(aio, walDir(), { ...SMALL, durability: 'dsync', maxFlushes });
+  // Opening writes the restart record: complete it.
+  while (method.inFlight.length === 0) await tick();
+  method.complete(method.inFlight[0], method.host.executeSynchronously(method.inFlight[0]));
+  return { aio, method, wal: await opening };
+}
+
 describe('scripted: wal', () => {
   it('scripted: flushes in flight complete out of order but are acknowledged in LSN order', async () => {
-    const factory = scripted();
-    const aio = new Aio({ method: factory, maxConcurrency: 8 });
-    const method = factory.created!;
-    const dir = walDir();
-    const opening = WalWriter.open(aio, dir, { ...SMALL, durability: 'dsync', maxFlushes: 3 });
-    // Opening writes the restart record: complete it.
-    while (method.inFlight.length === 0) await tick();
-    method.complete(method.inFlight[0], method.host.executeSynchronously(method.inFlight[0]));
-    const wal = await opening;
+    const { aio, method, wal } = await openScripted(3);
     // Four commits, each flushed at once: three groups start, the fourth waits for a slot.
     const flushes: ReturnType<typeof settle>[] = [];
     for (let i = 0; i < 4; i++) flushes.push(settle(wal.flush(wal.append(record(i)))));
@@ -274,14 +278,7 @@ describe('scripted: wal', () => {
   });
 
   it('scripted: a failed group fails the flushes after it even when a later group completed', async () => {
-    const factory = scripted();
-    const aio = new Aio({ method: factory, maxConcurrency: 8 });
-    const method = factory.created!;
-    const dir = walDir();
-    const opening = WalWriter.open(aio, dir, { ...SMALL, durability: 'dsync', maxFlushes: 2 });
-    while (method.inFlight.length === 0) await tick();
-    method.complete(method.inFlight[0], method.host.executeSynchronously(method.inFlight[0]));
-    const wal = await opening;
+    const { aio, method, wal } = await openScripted(2);
     const a = settle(wal.flush(wal.append(record(1))));
     const b = settle(wal.flush(wal.append(record(2))));
     await tick();

@@ -1,6 +1,6 @@
 /** Deterministic data and comparisons shared by the cases. */
 import assert from 'node:assert/strict';
-import type { AioResult } from '@aio/core';
+import { defineAioCallbacks, type AioCallbackId, type AioIoView, type AioMethodFactory, type AioResult } from '@aio/core';
 
 /** A small, fast, seeded PRNG (xorshift32), so every method sees the same sequence. */
 export class Prng {
@@ -60,4 +60,65 @@ export function plainResult(result: AioResult): { status: string; result: number
 /** Asserts that two results are the same value. */
 export function assertSameResult(actual: AioResult, expected: AioResult, what: string): void {
   assert.deepEqual(plainResult(actual), plainResult(expected), `${what}: result differs from the sync method`);
+}
+
+/** Completion callbacks that try one call from inside completeShared; `error` is what it threw. */
+export interface CallbackAttempt {
+  readonly id: AioCallbackId;
+  /** `initial` until the call throws, then its error. */
+  readonly error: unknown;
+}
+
+/**
+ * Registers completion callbacks named `name` whose completeShared runs
+ * `action` and keeps what it threw, without letting it escape: the case then
+ * checks what calling into the context from inside a completion does.
+ */
+export function callbackAttempt(name: string, action: () => void, initial?: unknown): CallbackAttempt {
+  let error = initial;
+  const id = defineAioCallbacks({
+    name,
+    completeShared(_handle, prior) {
+      try {
+        action();
+      } catch (thrown) {
+        error = thrown;
+      }
+      return prior;
+    },
+  });
+  return {
+    id,
+    get error() {
+      return error;
+    },
+  };
+}
+
+/**
+ * `factory`, with every method it creates seen through a proxy that shows
+ * each submission to `onSubmit` before passing it on unchanged: the IO the
+ * method receives is exactly what it would have received unwatched.
+ */
+export function submitWatched(factory: AioMethodFactory, onSubmit: (ios: readonly AioIoView[], count: number) => void): AioMethodFactory {
+  return {
+    name: factory.name,
+    probe: () => factory.probe(),
+    create(host, context) {
+      const method = factory.create(host, context);
+      const submit = method.submit.bind(method);
+      return new Proxy(method, {
+        get(target, property) {
+          if (property === 'submit') {
+            return (ios: readonly AioIoView[], count: number) => {
+              onSubmit(ios, count);
+              return submit(ios, count);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
 }

@@ -12,7 +12,6 @@ import {
   writeBack,
   type AioFile,
   type AioHandle,
-  type AioIoView,
   type AioMethodFactory,
   type DirtyPage,
 } from '@aio/core';
@@ -20,7 +19,7 @@ import { assertQuiescent, injectErrno, setInjection } from '@aio/core/testing';
 import { defineCase } from '../fixture.js';
 import type { Harness } from '../harness.js';
 import type { MethodUnderTest } from '../methods.js';
-import { pattern } from '../util.js';
+import { pattern, submitWatched } from '../util.js';
 
 const BS = 4096;
 
@@ -141,34 +140,17 @@ function watchedContext(m: MethodUnderTest): { aio: Aio; overlaps: () => number 
   const inFlight = new Map<string, number>();
   let overlaps = 0;
   const key = (path: string | undefined, offset: number, length: number): string => `${path}|${offset}|${length}`;
-  const watched: AioMethodFactory = {
-    name: factory.name,
-    probe: () => factory.probe(),
-    create(host, context) {
-      const method = factory.create(host, context);
-      const submit = method.submit.bind(method);
-      return new Proxy(method, {
-        get(target, property) {
-          if (property === 'submit') {
-            return (ios: readonly AioIoView[], count: number) => {
-              for (const io of ios.slice(0, count)) {
-                if (io.opName !== 'write') continue;
-                for (const other of inFlight.keys()) {
-                  const [path, offset, length] = other.split('|');
-                  if (path === String(io.file?.path) && Number(offset) < io.offset + io.length && io.offset < Number(offset) + Number(length)) overlaps++;
-                }
-                const k = key(io.file?.path, io.offset, io.length);
-                inFlight.set(k, (inFlight.get(k) ?? 0) + 1);
-              }
-              return submit(ios, count);
-            };
-          }
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-  };
+  const watched = submitWatched(factory, (ios, count) => {
+    for (const io of ios.slice(0, count)) {
+      if (io.opName !== 'write') continue;
+      for (const other of inFlight.keys()) {
+        const [path, offset, length] = other.split('|');
+        if (path === String(io.file?.path) && Number(offset) < io.offset + io.length && io.offset < Number(offset) + Number(length)) overlaps++;
+      }
+      const k = key(io.file?.path, io.offset, io.length);
+      inFlight.set(k, (inFlight.get(k) ?? 0) + 1);
+    }
+  });
   setInjection((info) => {
     if (info.op !== 'write') return undefined;
     const k = key(info.path, info.offset, info.length);

@@ -9,7 +9,7 @@ import { defineCase } from '../fixture.js';
 import type { Harness } from '../harness.js';
 import { canWaitSync, type MethodUnderTest } from '../methods.js';
 import { runOp, startOp } from '../ops.js';
-import { pattern } from '../util.js';
+import { callbackAttempt, pattern } from '../util.js';
 
 function usageError(code: string): (error: unknown) => boolean {
   return (error) => error instanceof AioUsageError && error.code === code;
@@ -218,29 +218,17 @@ export function defineHandleCases(h: Harness, m: MethodUnderTest): void {
   });
 
   defineCase(h, m, 'IO cannot be started from inside a completion callback (the X9 guard)', async (fx) => {
-    const { defineAioCallbacks } = await import('@aio/core');
     const aio = fx.aio({ maxConcurrency: 1 });
     const file = aio.open(fx.path(100));
-    let thrown: unknown;
-    const id = defineAioCallbacks({
-      name: 'acquire-inside',
-      completeShared(_handle, prior) {
-        try {
-          aio.acquire();
-        } catch (error) {
-          thrown = error;
-        }
-        return prior;
-      },
-    });
+    const acquiring = callbackAttempt('acquire-inside', () => aio.acquire());
     const ret = new AioReturn();
     const ref = new AioWaitRef();
     const handle = aio.acquire(ret);
-    handle.registerCallbacks(id);
+    handle.registerCallbacks(acquiring.id);
     handle.getWaitRef(ref);
     handle.startRead(file, Buffer.alloc(10), 0);
     await ref.wait();
-    assert.ok(usageError('AIO_ERR_IN_CALLBACK')(thrown), `acquire inside a callback threw ${String(thrown)}`);
+    assert.ok(usageError('AIO_ERR_IN_CALLBACK')(acquiring.error), `acquire inside a callback threw ${String(acquiring.error)}`);
     assert.equal(ret.result.status, 'ok');
     await file.close();
   });

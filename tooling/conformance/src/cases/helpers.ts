@@ -24,7 +24,7 @@ import { assertQuiescent, injectErrno, injectShortRead, setInjection } from '@ai
 import { defineCase, filesystemOf, type Fixture } from '../fixture.js';
 import type { CaseContext, Harness } from '../harness.js';
 import type { MethodUnderTest } from '../methods.js';
-import { pattern } from '../util.js';
+import { pattern, submitWatched } from '../util.js';
 
 const BS = 4096;
 
@@ -68,26 +68,9 @@ function assertDistanceRule(trace: Trace, maxDistance: number): void {
 function observedContext(m: MethodUnderTest, onSubmit: (aio: Aio, ios: readonly AioIoView[], count: number) => void): Aio {
   const factory = m.factory as AioMethodFactory;
   const context: { aio?: Aio } = {};
-  const observed: AioMethodFactory = {
-    name: factory.name,
-    probe: () => factory.probe(),
-    create(host, methodContext) {
-      const method = factory.create(host, methodContext);
-      const submit = method.submit.bind(method);
-      return new Proxy(method, {
-        get(target, key) {
-          if (key === 'submit') {
-            return (ios: readonly AioIoView[], count: number) => {
-              if (context.aio !== undefined) onSubmit(context.aio, ios, count);
-              return submit(ios, count);
-            };
-          }
-          const value: unknown = Reflect.get(target, key, target);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-  };
+  const observed = submitWatched(factory, (ios, count) => {
+    if (context.aio !== undefined) onSubmit(context.aio, ios, count);
+  });
   context.aio = new Aio({ method: observed });
   return context.aio;
 }

@@ -13,7 +13,6 @@ import {
   AioWaitRef,
   AlignedPagePool,
   blockRangeReadStream,
-  defineAioCallbacks,
   writeBack,
   type AioFile,
   type AioHandle,
@@ -21,7 +20,7 @@ import {
 import { defineCase, openFdCount } from '../fixture.js';
 import type { Harness } from '../harness.js';
 import type { MethodUnderTest } from '../methods.js';
-import { pattern } from '../util.js';
+import { callbackAttempt, pattern } from '../util.js';
 
 declare const gc: undefined | (() => void);
 
@@ -173,24 +172,13 @@ export function defineMemorySafetyCases(h: Harness, m: MethodUnderTest): void {
   defineCase(h, m, 'closeSync() from inside a completion callback throws and the context still closes afterwards', async (fx) => {
     const aio = new Aio({ method: m.factory });
     const file = aio.open(fx.path(pattern(4096, 3)));
-    let thrown: unknown = 'nothing';
-    const id = defineAioCallbacks({
-      name: 'conformance-close-inside',
-      completeShared(_handle, prior) {
-        try {
-          aio.closeSync();
-        } catch (error) {
-          thrown = error;
-        }
-        return prior;
-      },
-    });
+    const closing = callbackAttempt('conformance-close-inside', () => aio.closeSync(), 'nothing');
     const handle = aio.acquire();
     const ref = handle.getWaitRef();
-    handle.registerCallbacks(id);
+    handle.registerCallbacks(closing.id);
     handle.startRead(file, Buffer.alloc(4096), 0);
     await ref.wait();
-    assert.ok(usageError('AIO_ERR_IN_CALLBACK')(thrown), `closeSync inside a callback threw ${String(thrown)}`);
+    assert.ok(usageError('AIO_ERR_IN_CALLBACK')(closing.error), `closeSync inside a callback threw ${String(closing.error)}`);
     assert.equal(aio.closed, false, 'the refused closeSync committed to nothing');
     await aio.close();
     assert.equal(aio.closed, true);

@@ -20,7 +20,7 @@ import {
   type ReadStreamOptions,
 } from '@aio/core';
 import { injectErrno, setInjection, type AioInjectionInfo } from '@aio/core/testing';
-import { defineCase, filesystemOf } from '../fixture.js';
+import { defineCase, filesystemOf, type Fixture } from '../fixture.js';
 import type { Harness } from '../harness.js';
 import type { MethodUnderTest } from '../methods.js';
 import { pattern } from '../util.js';
@@ -64,6 +64,32 @@ async function readInto(aio: Aio, file: AioFile, blocks: readonly number[], fram
   return out;
 }
 
+/**
+ * A context, a file of 128 blocks of `pattern(…, seed)`, a slab of 128 frames
+ * for the stream to read into, and the recorder of the reads that follow.
+ */
+function slabSetup(fx: Fixture, seed: number): { aio: Aio; content: Buffer; file: AioFile; slab: Buffer; reads: AioInjectionInfo[] } {
+  const aio = fx.aio();
+  const content = pattern(BS * 128, seed);
+  const file = aio.open(fx.path(content));
+  const slab = allocAligned(BS * 128);
+  return { aio, content, file, slab, reads: recordReads() };
+}
+
+/**
+ * A full stream over `file` that combines up to 8 blocks, reading block b
+ * into frame `frameOf(b)` of `slab`.
+ */
+function streamIntoSlab(aio: Aio, file: AioFile, slab: Buffer, frameOf: (block: number) => number, onRead?: (block: number, count: number) => void): ReturnType<typeof blockRangeReadStream> {
+  return blockRangeReadStream(aio, file, {
+    blockSize: BS,
+    combineLimit: 8 * BS,
+    full: true,
+    allocate: (b) => slab.subarray(frameOf(b) * BS, (frameOf(b) + 1) * BS),
+    ...(onRead ? { onRead } : {}),
+  });
+}
+
 /** Records every read and readv the method completed (op and length) through the injection point. */
 function recordReads(): AioInjectionInfo[] {
   const seen: AioInjectionInfo[] = [];
@@ -102,19 +128,9 @@ export function defineReadStreamAllocateCases(h: Harness, m: MethodUnderTest): v
   });
 
   defineCase(h, m, 'read stream into caller buffers: adjacent buffers make one plain read per combined read, within the combine limit', async (fx) => {
-    const aio = fx.aio();
-    const content = pattern(BS * 128, 62);
-    const file = aio.open(fx.path(content));
-    const slab = allocAligned(BS * 128);
-    const reads = recordReads();
+    const { aio, content, file, slab, reads } = slabSetup(fx, 62);
     const combined: number[] = [];
-    const stream = blockRangeReadStream(aio, file, {
-      blockSize: BS,
-      combineLimit: 8 * BS,
-      full: true,
-      allocate: (b) => slab.subarray(b * BS, (b + 1) * BS),
-      onRead: (_block, count) => combined.push(count),
-    });
+    const stream = streamIntoSlab(aio, file, slab, (b) => b, (_block, count) => combined.push(count));
     for await (const item of stream) assert.ok(item.buffer.equals(content.subarray(item.block * BS, (item.block + 1) * BS)), `block ${item.block}`);
     setInjection(null);
     assert.ok(slab.equals(content), 'every block went straight into its frame');
@@ -127,18 +143,9 @@ export function defineReadStreamAllocateCases(h: Harness, m: MethodUnderTest): v
   });
 
   defineCase(h, m, 'read stream into caller buffers: separate buffers make one readv per combined read, within the combine limit', async (fx) => {
-    const aio = fx.aio();
-    const content = pattern(BS * 128, 63);
-    const file = aio.open(fx.path(content));
+    const { aio, content, file, slab, reads } = slabSetup(fx, 63);
     // Frames in reverse order in one slab: never adjacent in stream order.
-    const slab = allocAligned(BS * 128);
-    const reads = recordReads();
-    const stream = blockRangeReadStream(aio, file, {
-      blockSize: BS,
-      combineLimit: 8 * BS,
-      full: true,
-      allocate: (b) => slab.subarray((127 - b) * BS, (128 - b) * BS),
-    });
+    const stream = streamIntoSlab(aio, file, slab, (b) => 127 - b);
     let count = 0;
     for await (const item of stream) {
       assert.ok(item.buffer.equals(content.subarray(item.block * BS, (item.block + 1) * BS)), `block ${item.block}`);
