@@ -56,6 +56,18 @@ function outcome(worker: Worker): Promise<unknown> {
   });
 }
 
+/** The fd count once it has stayed the same for 50 ms (at most 2 s): fds of exited workers close asynchronously. */
+async function settledFdCount(): Promise<number> {
+  let count = openFdCount();
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = openFdCount();
+    if (now === count) return now;
+    count = now;
+  }
+  return count;
+}
+
 describe.skipIf(skip !== undefined)('io_uring in worker threads', () => {
   it('io_uring: four worker threads each drive their own ring at once and read back what they wrote', async () => {
     const workers = Array.from({ length: 4 }, (_, i) => startWorker(WORKER, { file: path.join(dir, `w${i}`), seed: i }));
@@ -66,7 +78,8 @@ describe.skipIf(skip !== undefined)('io_uring in worker threads', () => {
   it('io_uring: terminating a worker with a read parked in the kernel frees its ring and does not crash', async () => {
     const fifo = path.join(dir, 'terminate');
     execFileSync('mkfifo', [fifo]);
-    const before = openFdCount();
+    // The previous test's workers close their rings as they exit; count once that has settled.
+    const before = await settledFdCount();
     const worker = startWorker(
       `
       import * as fs from 'node:fs';
