@@ -873,8 +873,14 @@ function createZeroFilled(target: string, size: number): void {
   fs.renameSync(temporary, target);
 }
 
-/** Makes the directory's entries (created and renamed segments) durable. */
+/**
+ * Makes the directory's entries (created and renamed segments) durable.
+ * Windows has no directory fsync (opening a directory for it fails with
+ * EPERM): NTFS journals the entries of a create or rename itself, so there
+ * is nothing to do, as PostgreSQL's fsync_fname does there.
+ */
 function syncDirectory(dir: string): void {
+  if (process.platform === 'win32') return;
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

@@ -1,6 +1,7 @@
 /** Deterministic data and comparisons shared by the cases. */
 import assert from 'node:assert/strict';
-import { defineAioCallbacks, type AioCallbackId, type AioIoView, type AioMethodFactory, type AioResult } from '@aio/core';
+import { AioUsageError, defineAioCallbacks, type Aio, type AioCallbackId, type AioIoView, type AioMethodFactory, type AioResult } from '@aio/core';
+import type { CaseContext } from './harness.js';
 
 /** A small, fast, seeded PRNG (xorshift32), so every method sees the same sequence. */
 export class Prng {
@@ -121,4 +122,20 @@ export function submitWatched(factory: AioMethodFactory, onSubmit: (ios: readonl
       });
     },
   };
+}
+
+/**
+ * Stops the case with a reason when `aio`'s method cannot open files with
+ * O_DSYNC on this platform (the sync method on Windows: node:fs has no
+ * O_DSYNC there).  Opens and closes `probe` (created if missing) to find out.
+ */
+export function skipUnlessDsync(aio: Aio, probe: string, methodName: string, t: CaseContext): void {
+  try {
+    aio.open(probe, { write: true, create: true, dsync: true }).closeSync();
+  } catch (error) {
+    if (error instanceof AioUsageError && error.code === 'AIO_ERR_UNSUPPORTED') {
+      t.skip(`the ${methodName} method cannot open files with O_DSYNC on ${process.platform}: ${error.message}`);
+    }
+    throw error;
+  }
 }

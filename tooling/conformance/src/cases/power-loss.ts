@@ -10,7 +10,7 @@ import { powerLoss } from '@aio/core/testing';
 import { defineCase } from '../fixture.js';
 import type { Harness } from '../harness.js';
 import type { MethodUnderTest } from '../methods.js';
-import { pattern } from '../util.js';
+import { pattern, skipUnlessDsync } from '../util.js';
 
 const SEEDS = 100;
 
@@ -43,11 +43,12 @@ export function definePowerLossCases(h: Harness, m: MethodUnderTest): void {
     }
   });
 
-  defineCase(h, m, 'power loss: writes to a dsync file survive every crash state', async (fx) => {
+  defineCase(h, m, 'power loss: writes to a dsync file survive every crash state', async (fx, t) => {
     const file = fx.path(Buffer.alloc(16 * 1024));
     const sim = powerLoss(m.factory as AioMethodFactory, { seed: 12 });
     const aio = new Aio({ method: sim });
     try {
+      skipUnlessDsync(aio, `${file}.dsync-probe`, m.name, t);
       const handle = aio.open(file, { read: true, write: true, dsync: true });
       const data = pattern(8192, 6);
       await handle.writeFully(data, 4096);

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import { AioIoError, AioUsageError, WalWriter, readWal, type Aio, type WalDurability, type WalRecord } from '@aio/core';
 import { setInjection } from '@aio/core/testing';
 import { defineCase, filesystemOf, type Fixture } from '../fixture.js';
 import type { CaseContext, Harness } from '../harness.js';
 import type { MethodUnderTest } from '../methods.js';
-import { pattern } from '../util.js';
+import { pattern, skipUnlessDsync } from '../util.js';
 
 const LAYOUT = { segmentSize: 128 * 1024, blockSize: 4096 } as const;
 
@@ -39,6 +39,7 @@ export function defineWalCases(h: Harness, m: MethodUnderTest): void {
     defineCase(h, m, `wal (${durability}): concurrent commits are acknowledged in LSN order, only once durable, and read back byte for byte`, async (fx, t) => {
       const aio = fx.aio();
       if (durability === 'direct-dsync') skipUnlessDirect(aio, fx, m, t);
+      if (durability !== 'fdatasync') skipUnlessDsync(aio, path.join(fx.dir, 'dsync-probe'), m.name, t);
       const dir = fx.path();
       const wal = await WalWriter.open(aio, dir, { ...LAYOUT, durability, maxFlushes: 4 });
       const acknowledged: number[] = [];
@@ -78,7 +79,8 @@ export function defineWalCases(h: Harness, m: MethodUnderTest): void {
       await wal.flush(first);
       // The write of the next group fails, whatever order the method completes the two groups in.
       const failAt = wal.endLsn % LAYOUT.segmentSize;
-      const errno = -os.constants.errno[code];
+      // libuv's number for the name (Node's), which is not the POSIX number on Windows.
+      const errno = [...getSystemErrorMap()].find(([, [name]]) => name === code)?.[0];
       setInjection((info) => (info.op === 'write' && info.offset === failAt ? errno : undefined));
       const failing = wal.flush(wal.append(payload(2)));
       const later = wal.flush(wal.append(payload(3)));
