@@ -26,7 +26,7 @@
 import * as fs from 'node:fs';
 import { errnoOf } from './errors.js';
 import { AIO_FLAG_REFERENCES_LOCAL } from './handle.js';
-import type { AioCancelOutcome, AioIoView, AioMethod, AioMethodCapabilities, AioMethodContext, AioMethodFactory, AioMethodHost, AioProbeResult } from './method.js';
+import { AIO_OP, type AioCancelOutcome, type AioIoView, type AioMethod, type AioMethodCapabilities, type AioMethodContext, type AioMethodFactory, type AioMethodHost, type AioProbeResult } from './method.js';
 
 let EIO: number | undefined;
 
@@ -105,22 +105,22 @@ class LibuvMethod implements AioMethod {
     const done = this.#callbacks[io.index];
     try {
       switch (io.op) {
-        case 1:
+        case AIO_OP.read:
           fs.read(fd, io.buffer as NodeJS.ArrayBufferView, 0, io.length, io.offset, done);
           return;
-        case 2:
+        case AIO_OP.readv:
           fs.readv(fd, io.buffers as NodeJS.ArrayBufferView[], io.offset, done);
           return;
-        case 3:
+        case AIO_OP.write:
           fs.write(fd, io.buffer as NodeJS.ArrayBufferView, 0, io.length, io.offset, done);
           return;
-        case 4:
+        case AIO_OP.writev:
           fs.writev(fd, io.buffers as NodeJS.ArrayBufferView[], io.offset, done);
           return;
-        case 5:
+        case AIO_OP.fsync:
           fs.fsync(fd, done);
           return;
-        case 6:
+        case AIO_OP.fdatasync:
           fs.fdatasync(fd, done);
           return;
         default:
