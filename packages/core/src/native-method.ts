@@ -24,9 +24,6 @@
  * raw result], one per completed IO, `maxConcurrency` triples long (no more
  * IOs than that can be in flight, so one drain always fits).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { AioUsageError } from './errors.js';
 import type { AioFile, AioOpenFlags } from './file.js';
 import type {
@@ -41,6 +38,7 @@ import type {
   AioProbeResult,
 } from './method.js';
 import { executeWithNodeFs } from './sync-method.js';
+export { loadNativeBinding } from './native-loader.js';
 
 /** Float64 words per IO in the submission table. */
 export const AIO_SUBMIT_STRIDE = 10;
@@ -263,31 +261,6 @@ function encodeIo(handle: AioIoView, words: Float64Array, at: number, views: (Ar
   }
   words[at + 8] = 0;
   return used;
-}
-
-/**
- * Loads a backend's addon from `build/Release/<name>.node` (or
- * `build/win32-x64/<name>.node` on Windows) next to the package's `dist/`;
- * with AIO_NATIVE_VARIANT=asan, from `build/asan/` (the memory-check build,
- * run with the sanitizer runtime preloaded).  Returns the binding, or the
- * reason it could not be loaded: the reason the build recorded when it
- * skipped (`<name>.skipped`), or the loader's error.
- */
-export function loadNativeBinding<T>(packageUrl: string | URL, name: string): { binding: T } | { reason: string } {
-  const folder = process.env.AIO_NATIVE_VARIANT === 'asan' ? 'asan' : process.platform === 'win32' ? `win32-${process.arch}` : 'Release';
-  const path = fileURLToPath(new URL(`../build/${folder}/${name}.node`, packageUrl));
-  try {
-    return { binding: createRequire(packageUrl)(path) as T };
-  } catch (error) {
-    let skipped: string | undefined;
-    try {
-      skipped = readFileSync(path.replace(/\.node$/, '.skipped'), 'utf8').trim();
-    } catch {
-      // No skip record: the addon was expected and failed to load.
-    }
-    if (skipped !== undefined) return { reason: `addon not built: ${skipped}` };
-    return { reason: `addon failed to load: ${(error as Error).message.split('\n')[0]}` };
-  }
 }
 
 /** The error a factory throws from `create()` when its probe failed. */

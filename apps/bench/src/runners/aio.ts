@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
 import type { AioApi, CaseConfig, WorkloadDefinition } from '../workloads/index.js';
 import { IoLoopState, expectFullTransfer, runPromiseLoops, slotBuffers } from './loops.js';
 import { handleMethod, nodeOpenFlags } from './node-fs.js';
 import type { MethodRunner, OpenMethod, Phase, RunMeasurement } from './runner.js';
+import { openWithWalWriter, type WalWriterClassView } from './wal-writer.js';
 
 /*
  * Everything aio-specific in the bench lives in this file: loading @aio/core
@@ -53,7 +53,7 @@ interface AioOpenOptions {
   truncate: boolean;
 }
 
-interface AioContextView {
+export interface AioContextView {
   /** The method's capabilities; `maxDepth` is the most IOs it really keeps in flight (the sync method: 1). */
   readonly capabilities?: { readonly maxDepth?: number };
   open(path: string, options: AioOpenOptions): AioFileView | Promise<AioFileView>;
@@ -71,7 +71,7 @@ interface AioCoreModule {
   syncMethod: () => unknown;
   defineAioCallbacks(callbacks: { name: string; completeLocal: (handle: unknown, prior: unknown, data: number) => unknown }): number;
   /** The WAL writer (@aio/core's wal.ts); absent from an older build. */
-  WalWriter?: { open(aio: AioContextView, dir: string, options: { durability?: string; maxFlushes: number }): Promise<WalWriterView> };
+  WalWriter?: WalWriterClassView;
   /** The helpers (@aio/core's read-stream.ts and write-back.ts); absent from an older build. */
   readStream?: (aio: AioContextView, file: AioFileView, options: ReadStreamOptionsView) => AsyncIterable<{ block: number; data: number; length: number }>;
   writeBack?: <P extends DirtyPageView>(aio: AioContextView, pages: Iterable<P>, options: WriteBackOptionsView<P>) => Promise<{ syncFailed: { error: unknown }[] }>;
@@ -95,16 +95,6 @@ interface WriteBackOptionsView<P> {
   sync: 'fsync' | 'none';
   onClean: (page: P) => void;
   onError: (page: P, error: unknown) => void;
-}
-
-interface WalWriterView {
-  readonly durability: string;
-  readonly durableLsn: number;
-  readonly segmentSize: number;
-  append(record: Buffer): number;
-  flush(lsn: number): Promise<void>;
-  recycleBefore(lsn: number): number;
-  close(): Promise<void>;
 }
 
 /** The part of an @aio/fs FileHandle the bench uses: node:fs/promises' FileHandle methods. */
@@ -239,7 +229,7 @@ export class AioRunner implements MethodRunner {
     const maxDepth = aio.capabilities?.maxDepth;
     if (typeof maxDepth === 'number' && maxDepth >= 1) this.methodMaxDepth = maxDepth;
     if (this.api === 'fs') return openWithFs(this.fsModule, aio, config, workload);
-    if (this.api === 'wal') return openWithWalWriter(this.core, aio, this.method, config, workload);
+    if (this.api === 'wal') return openWithWalWriter(this.core.WalWriter, aio, this.method, config, workload);
     let file: AioFileView;
     try {
       file = await aio.open(config.file, {
@@ -291,72 +281,6 @@ async function openWithFs(fsModule: AioFsModule | null, aio: AioContextView, con
     await handle.close();
     await aio.close();
   });
-}
-
-/** The record size per commit: a commit's record, header included, fills --bs bytes of the log. */
-const WAL_RECORD_HEADER = 24;
-
-/**
- * `--api wal` (wal workload): @aio/core's WAL writer in a directory next to
- * the test file (one per method), with `--qd` flushes in flight at most.  Each of --qd
- * committers appends one record whose header and payload fill --bs bytes,
- * waits for its flush, and starts the next commit; commits that arrive while
- * the flush slots are busy share a group (group commit).  Each commit counts
- * as one op of --bs bytes, so the rows compare with the baselines' O_DSYNC
- * writes of --bs.  Like a checkpointer, the loop lets segments before the
- * durable LSN be recycled, so the log reuses its pre-allocated files instead
- * of creating new ones while timed.  The durability mode is the method's
- * default unless AIO_BENCH_WAL_DURABILITY names one.
- */
-async function openWithWalWriter(core: AioCoreModule, aio: AioContextView, method: string, config: CaseConfig, workload: WorkloadDefinition): Promise<OpenMethod> {
-  // One directory per method: every method is opened before the runs, which alternate between them.
-  const dir = `${config.file}.wal-${method}`;
-  let wal: WalWriterView;
-  try {
-    if (workload.name !== 'wal') throw new Error('--api wal runs the wal workload only');
-    if (core.WalWriter === undefined) throw new Error('@aio/core has no WalWriter in this build');
-    if (config.bs <= WAL_RECORD_HEADER) throw new Error(`--bs must be larger than the ${WAL_RECORD_HEADER}-byte record header`);
-    fs.rmSync(dir, { recursive: true, force: true });
-    const durability = process.env.AIO_BENCH_WAL_DURABILITY;
-    const maxFlushes = Math.min(config.qd, Number(process.env.AIO_BENCH_WAL_MAX_FLUSHES ?? config.qd) || config.qd);
-    wal = await core.WalWriter.open(aio, dir, { maxFlushes, ...(durability ? { durability } : {}) });
-  } catch (error) {
-    await aio.close();
-    throw error;
-  }
-  const record = Buffer.alloc(config.bs - WAL_RECORD_HEADER, 0x5a);
-  return {
-    measure: (phase) => measureWalCommits(wal, record, config, workload, phase),
-    close: async () => {
-      await wal.close();
-      await aio.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function measureWalCommits(wal: WalWriterView, record: Buffer, config: CaseConfig, workload: WorkloadDefinition, phase: Phase): Promise<RunMeasurement> {
-  const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
-  let recycledUpTo = 0;
-  const committer = async (): Promise<void> => {
-    for (;;) {
-      const now = performance.now();
-      if (state.nextOffset(now) < 0) return;
-      await wal.flush(wal.append(record));
-      state.complete(now, performance.now());
-      if (wal.durableLsn - recycledUpTo >= wal.segmentSize) {
-        recycledUpTo = wal.durableLsn;
-        wal.recycleBefore(recycledUpTo);
-      }
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: config.qd }, committer));
-  } catch (error) {
-    state.fail(error);
-  }
-  state.throwIfFailed();
-  return state.finish(config.bs);
 }
 
 interface AioSession {
