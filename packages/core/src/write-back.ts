@@ -37,6 +37,14 @@
  * writes through the same AioFile object only, not through another open of
  * the path.
  *
+ * Handles: the run never blocks the thread for one.  A write starts on a
+ * free handle of the context (`tryAcquire`); when every handle is busy
+ * (with other IO of the context, or the window is larger than the handles
+ * left), the page waits in its slot until one of the run's own writes
+ * completes, or, with none of them in flight, for `acquireAsync` (FIFO with
+ * the context's other waiting callers).  So it works the same on methods
+ * that cannot wait synchronously (`libuv`) and never holds the event loop.
+ *
  * Short writes are retried: the rest of the page is written again, from the
  * byte where the write stopped (on a direct file, from the last 4096-byte
  * boundary before it, so the retry stays aligned).  A write that moves no
@@ -262,6 +270,12 @@ class WriteBackRun<P extends DirtyPage> {
   readonly #free: number[] = [];
   /** Slot indexes in flight, oldest first. */
   #inflight: number[] = [];
+  /**
+   * Slot indexes whose page (or the rest of it) is ready to write but got no
+   * handle yet, oldest first.  They hold their place in the window and their
+   * overlap-rule entry; they start before any new page.
+   */
+  #waiting: number[] = [];
   #spare: number[] = [];
   /** Files with at least one clean page, to sync. */
   readonly #dirtyFiles = new Set<AioFile>();
@@ -314,10 +328,16 @@ class WriteBackRun<P extends DirtyPage> {
   async #writePages(): Promise<void> {
     let exhausted = false;
     for (;;) {
-      if (!exhausted && this.#failure === null) exhausted = await this.#refill();
+      if (this.#failure !== null) this.#dropWaiting();
+      else this.#startWaiting();
+      if (!exhausted && this.#failure === null && this.#waiting.length === 0) exhausted = await this.#refill();
       // A page held by the overlap rule waits while this run's own writes go on (and are reported).
       const held = this.#failure === null ? this.#held : null;
       if (this.#inflight.length === 0) {
+        if (this.#waiting.length > 0 && this.#failure === null) {
+          await this.#startWaitingAsync();
+          continue;
+        }
         if (held !== null) {
           await held.until;
           continue;
@@ -349,7 +369,7 @@ class WriteBackRun<P extends DirtyPage> {
     const batch: P[] = [];
     let exhausted = false;
     try {
-      while (this.#inflight.length + batch.length < this.#window) {
+      while (this.#free.length > batch.length) {
         let page: P;
         if (this.#held !== null) {
           page = this.#held.page;
@@ -426,7 +446,9 @@ class WriteBackRun<P extends DirtyPage> {
     slot.retries = 0;
     slot.write = registerPageWrite(page);
     try {
-      this.#startAttempt(slot);
+      // Pages keep their order: once one waits for a handle, the later ones wait behind it.
+      if (this.#waiting.length > 0 || !this.#startAttempt(slot)) this.#waiting.push(index);
+      else this.#inflight.push(index);
     } catch (error) {
       slot.page = null;
       unregisterPageWrite(slot.write);
@@ -434,16 +456,86 @@ class WriteBackRun<P extends DirtyPage> {
       this.#free.push(index);
       throw error;
     }
-    this.#inflight.push(index);
   }
 
-  /** Writes the rest of the slot's page, from `written` (aligned down on a direct file). */
-  #startAttempt(slot: WriteSlot<P>): void {
+  /** Starts the waiting slots, oldest first, while handles are free. */
+  #startWaiting(): void {
+    if (this.#waiting.length === 0) return;
+    const aio = this.#aio;
+    const batching = this.#batch && this.#waiting.length > 1 && !aio.inBatchMode;
+    if (batching) aio.enterBatchMode();
+    try {
+      while (this.#waiting.length > 0) {
+        const index = this.#waiting[0];
+        if (!this.#startWaitingSlot(index)) break;
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      if (batching) aio.exitBatchMode();
+      else if (aio.inBatchMode) aio.submitStaged();
+    }
+  }
+
+  /**
+   * With none of the run's writes in flight, waits without blocking for a
+   * handle for the oldest waiting slot, and starts it at once (a handle
+   * handed out by acquireAsync must get its IO right after the await).
+   */
+  async #startWaitingAsync(): Promise<void> {
+    const index = this.#waiting[0];
+    try {
+      const handle = await this.#aio.acquireAsync(this.#slots[index].ret);
+      this.#startWaitingSlot(index, handle);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Starts one waiting slot (on `handle`, else a free one); false if no handle is free. */
+  #startWaitingSlot(index: number, handle?: AioHandle): boolean {
+    const slot = this.#slots[index];
+    try {
+      if (!this.#startAttempt(slot, handle)) return false;
+    } catch (error) {
+      // As when starting at once: a retry is reported failed, a first attempt stays dirty, unreported.
+      this.#waiting.shift();
+      if (slot.retries > 0) this.#report(slot, error as AioIoError);
+      else {
+        slot.page = null;
+        this.#finishWrite(slot);
+      }
+      this.#free.push(index);
+      throw error;
+    }
+    this.#waiting.shift();
+    this.#inflight.push(index);
+    return true;
+  }
+
+  /** After a failure: waiting pages are not written; they stay dirty, unreported, like pages never taken. */
+  #dropWaiting(): void {
+    for (const index of this.#waiting) {
+      const slot = this.#slots[index];
+      slot.page = null;
+      this.#finishWrite(slot);
+      this.#free.push(index);
+    }
+    this.#waiting.length = 0;
+  }
+
+  /**
+   * Writes the rest of the slot's page, from `written` (aligned down on a
+   * direct file), on `handle` or a free handle of the context.  Returns false,
+   * starting nothing, if no handle is free.
+   */
+  #startAttempt(slot: WriteSlot<P>, given?: AioHandle): boolean {
     const page = slot.page as P;
     const from = page.file.flags.direct ? slot.written - (slot.written % DIRECT_ALIGNMENT) : slot.written;
     const buffer = checkBuffer(page.buffer, 'page.buffer');
     const view = from === 0 ? buffer : new Uint8Array(buffer.buffer, buffer.byteOffset + from, buffer.byteLength - from);
-    const handle = this.#acquire(slot.ret);
+    const handle = given ?? this.#aio.tryAcquire(slot.ret);
+    if (handle === null) return false;
     slot.from = from;
     handle.getWaitRef(slot.ref);
     try {
@@ -454,11 +546,7 @@ class WriteBackRun<P extends DirtyPage> {
       throw error;
     }
     this.#result.writes++;
-  }
-
-  /** A free handle: without waiting if one is free, else by waiting for the context's oldest IO. */
-  #acquire(ret: AioReturn): AioHandle {
-    return this.#aio.tryAcquire(ret) ?? this.#aio.acquire(ret);
+    return true;
   }
 
   /** Waits until at least one write in flight has completed. */
@@ -491,9 +579,9 @@ class WriteBackRun<P extends DirtyPage> {
     this.#inflight = still;
     for (const index of retried) {
       try {
-        this.#startAttempt(this.#slots[index]);
-        this.#inflight.push(index);
         this.#result.retries++;
+        if (this.#waiting.length > 0 || !this.#startAttempt(this.#slots[index])) this.#waiting.push(index);
+        else this.#inflight.push(index);
       } catch (error) {
         this.#fail(error);
         this.#report(this.#slots[index], error as AioIoError);
@@ -575,12 +663,13 @@ class WriteBackRun<P extends DirtyPage> {
       const batching = this.#batch && group.length > 1 && !aio.inBatchMode;
       if (batching) aio.enterBatchMode();
       try {
-        group.forEach((file, i) => {
-          const handle = this.#acquire(slots[i].ret);
+        for (let i = 0; i < group.length; i++) {
+          // Without blocking: a busy context makes this wait its turn (acquireAsync submits what is staged first).
+          const handle = aio.tryAcquire(slots[i].ret) ?? (await aio.acquireAsync(slots[i].ret));
           handle.getWaitRef(slots[i].ref);
-          if (this.#sync === 'fdatasync') handle.startFdatasync(file);
-          else handle.startFsync(file);
-        });
+          if (this.#sync === 'fdatasync') handle.startFdatasync(group[i]);
+          else handle.startFsync(group[i]);
+        }
       } finally {
         if (batching) aio.exitBatchMode();
         else if (aio.inBatchMode) aio.submitStaged();
