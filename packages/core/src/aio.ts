@@ -17,8 +17,8 @@
  */
 import { BouncePool } from './bounce.js';
 import { callbacksAt, callbacksOf, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
-import { AioAbortError, AioUsageError } from './errors.js';
-import { AioFile, AioFileTable, type AioOpenFlags } from './file.js';
+import { AioAbortError, AioUsageError, errnoOf } from './errors.js';
+import { AioFile, AioFileTable, type AioOpenFlags, type AioRenameOptions } from './file.js';
 import {
   AIO_FLAG_SYNCHRONOUS,
   AIO_HANDLE_STATES,
@@ -38,7 +38,9 @@ import { inspectHandles, statsOf, type AioCounters, type AioHandleRow, type AioS
 import type { AioCore } from './internals.js';
 import type { AioIo } from './io.js';
 import {
+  AIO_FLAG_KEEP_SIZE,
   AIO_OP_NAMES,
+  AIO_STAT_BYTES,
   type AioFallbackReason,
   type AioIoView,
   type AioMethod,
@@ -49,8 +51,23 @@ import {
 } from './method.js';
 import { AioPromiseQueue } from './promise-api.js';
 import { AioResult, AioReturn, encodeRawResult } from './result.js';
+import { allocAligned } from './aligned.js';
+import { asyncOpTable } from './native-method.js';
 import { executeWithNodeFs, syncMethod } from './sync-method.js';
-import { checkBufferList, checkBuffer, checkInteger, checkLength, checkOffset, checkOptions, checkSignal, describeValue } from './validate.js';
+import {
+  checkBoolean,
+  checkBufferList,
+  checkBuffer,
+  checkByteRange,
+  checkInteger,
+  checkLength,
+  checkOffset,
+  checkOptions,
+  checkSignal,
+  checkStatBuffer,
+  describeValue,
+} from './validate.js';
+import { isAioFile, isAioResult, isAioReturn } from './copies.js';
 
 export type { AioHandleRow, AioStats } from './inspection.js';
 
@@ -93,6 +110,7 @@ interface AcquireWaiter {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+let EFAULT: number | undefined;
 const TRACE_STATES = process.env.AIO_DEBUG?.split(',').includes('states') ?? false;
 
 /**
@@ -153,6 +171,15 @@ export class Aio {
   #acquiringSync = false;
   /** The handle handed out to an acquireAsync caller whose code has not run yet (for the error message). */
   #handedOutToWaiter: AioHandle | null = null;
+  /** Per op code, 1 where the method runs the op asynchronously (its `capabilities.ops`); the others run synchronously. */
+  readonly #asyncOps: Uint8Array;
+  /**
+   * Per handle, 32 bytes a `stat` IO's method fills (AIO_STAT_BYTES at
+   * handle index * 32): aligned memory that can never be detached, made at
+   * the first stat.  The core copies the numbers into the caller's buffer
+   * at completion.
+   */
+  #statSlots: Buffer | null = null;
 
   constructor(options?: AioOptions) {
     const opts = checkOptions<AioOptions>(options, 'options', ['method', 'maxConcurrency']);
@@ -176,6 +203,7 @@ export class Aio {
     }
     this.#method = factory.create(this.#makeHost(), { maxConcurrency: this.maxConcurrency, options: {} });
     this.methodName = this.#method.name;
+    this.#asyncOps = asyncOpTable(this.#method.capabilities);
     const core = this.#makeCore();
     this.#promises = new AioPromiseQueue(core);
     this.#files = new AioFileTable(this, core, this.#promises);
@@ -238,8 +266,21 @@ export class Aio {
     }
   }
 
-  /** Like {@link acquire}, but returns null instead of waiting for IO to complete. */
+  /**
+   * Like {@link acquire}, but returns null instead of waiting for IO to
+   * complete.  Also null while a handle is handed out to an acquireAsync
+   * caller whose code has not run yet: that handle is as good as busy, and
+   * code that shares the context with async clients (write-back, the read
+   * stream, a buffer pool) cannot know when that caller resumes.
+   */
   tryAcquire(ret?: AioReturn): AioHandle | null {
+    if (this.#handedOut !== null && this.#handedOut === this.#handedOutToWaiter) {
+      this.#checkUsable('acquire');
+      if (ret !== undefined && !isAioReturn(ret)) {
+        throw new AioUsageError('AIO_ERR_INVALID_TYPE', `acquire(ret) needs an AioReturn, got ${describeValue(ret)}`);
+      }
+      return null;
+    }
     this.#checkAcquire(ret);
     this.#acquiringSync = true;
     try {
@@ -287,7 +328,7 @@ export class Aio {
     let signal: AbortSignal | undefined;
     try {
       this.#checkUsable('acquireAsync');
-      if (ret !== undefined && !(ret instanceof AioReturn)) {
+      if (ret !== undefined && !isAioReturn(ret)) {
         throw new AioUsageError('AIO_ERR_INVALID_TYPE', `acquireAsync(ret) needs an AioReturn, got ${describeValue(ret)}`);
       }
       signal = checkSignal(checkOptions<AioAcquireAsyncOptions>(options, 'options', ['signal']).signal, 'options.signal');
@@ -298,7 +339,11 @@ export class Aio {
     if (this.#acquireWaiters.length === 0 && this.#promises.queued === 0 && this.#handedOut === null) {
       if (this.#stagedCount >= AIO_SUBMIT_BATCH_SIZE) this.#submitStaged();
       const handle = this.#popIdle();
-      if (handle !== null) return Promise.resolve(this.#handOut(handle, ret));
+      if (handle !== null) {
+        // Handed out now, but the caller's code runs only after its await: until then it is a waiter's handle.
+        this.#handedOutToWaiter = this.#handOut(handle, ret);
+        return Promise.resolve(handle);
+      }
     }
     return new Promise<AioHandle>((resolve, reject) => {
       const waiter: AcquireWaiter = {
@@ -377,7 +422,7 @@ export class Aio {
 
   #checkAcquire(ret: unknown): void {
     this.#checkUsable('acquire');
-    if (ret !== undefined && !(ret instanceof AioReturn)) {
+    if (ret !== undefined && !isAioReturn(ret)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `acquire(ret) needs an AioReturn, got ${describeValue(ret)}`);
     }
     if (this.#handedOut !== null) {
@@ -429,25 +474,14 @@ export class Aio {
     buffers: unknown,
     offset: unknown,
     length: unknown,
+    keepSize?: unknown,
   ): void {
     this.#checkUsable('start', op);
     this.#checkDefinable(handle, op);
-    let at = 0;
-    let bytes = 0;
-    let view: ArrayBufferView | null = null;
-    let views: ArrayBufferView[] | null = null;
+    let io: ValidatedIo;
     try {
       this.#checkFile(file);
-      at = checkOffset(offset, 'offset');
-      if (op === 1 || op === 3) {
-        view = checkBuffer(buffer, 'buffer');
-        bytes = checkLength(length, view, 'length');
-      } else if (op === 2 || op === 4) {
-        views = checkBufferList(buffers, 'buffers');
-        for (const each of views) bytes += each.byteLength;
-      } else {
-        at = 0;
-      }
+      io = validateIo(op, buffer, buffers, offset, length, keepSize);
     } catch (error) {
       // A refused start* gives the handle back (PostgreSQL releases the
       // handed-out handle on error): the next acquire() must not find it
@@ -458,7 +492,7 @@ export class Aio {
       this.#afterHandlesFreed();
       throw error;
     }
-    this.#define(handle, op, file, view, views, at, bytes);
+    this.#define(handle, op, file, io.view, io.views, io.offset, io.length, io.flags);
   }
 
   #checkDefinable(handle: AioHandle, op: AioOpCode): void {
@@ -471,7 +505,7 @@ export class Aio {
   }
 
   #checkFile(file: unknown): asserts file is AioFile {
-    if (!(file instanceof AioFile)) {
+    if (!isAioFile(file)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `file must be an AioFile from aio.open(), got ${describeValue(file)}`);
     }
     if (file.aio !== this) {
@@ -491,6 +525,7 @@ export class Aio {
     buffers: ArrayBufferView[] | null,
     offset: number,
     length: number,
+    flags = 0,
   ): void {
     const io = handle.io;
     io.op = op;
@@ -499,6 +534,12 @@ export class Aio {
     io.length = length;
     io.buffer = buffer;
     io.buffers = buffers;
+    io.flags |= flags;
+    if (op === 7) {
+      // The method fills the context's slot, never the caller's memory (which could be detached meanwhile).
+      handle.statTarget = buffer;
+      io.buffer = this.#statSlotOf(handle.index);
+    }
     this.#setState(handle, HS_DEFINED);
     this.#handedOut = null;
     this.#handedOutToWaiter = null;
@@ -512,6 +553,9 @@ export class Aio {
       this.#completeIo(handle, 0);
     } else if ((io.flags & AIO_FLAG_SYNCHRONOUS) !== 0) {
       this.#performSynchronously(handle, 'synchronous-flag');
+    } else if (this.#asyncOps[op] !== 1) {
+      // Not among the ops the method runs (a method from before the file operations): never submitted to it.
+      this.#performSynchronously(handle, 'unsupported-op');
     } else if (this.#method.needsSynchronousExecution(io)) {
       this.#performSynchronously(handle, 'method-requires');
     } else {
@@ -523,6 +567,28 @@ export class Aio {
       if (!this.#batchMode) this.#submitStaged();
     }
     this.#afterHandlesFreed();
+  }
+
+  #statSlotOf(index: number): Buffer {
+    this.#statSlots ??= allocAligned(this.maxConcurrency * AIO_STAT_BYTES, 8);
+    return this.#statSlots.subarray(index * AIO_STAT_BYTES, (index + 1) * AIO_STAT_BYTES);
+  }
+
+  /**
+   * A completed `stat`: copies the four numbers into the caller's buffer and
+   * gives the IO its buffer back.  A buffer detached meanwhile gets nothing
+   * and the result is EFAULT, as for a read.
+   */
+  #finishStat(handle: AioHandle, raw: number): number {
+    const target = handle.statTarget as ArrayBufferView;
+    const slot = handle.io.buffer as Buffer;
+    handle.statTarget = null;
+    handle.io.buffer = target;
+    // A failed stat, or one whose stage callback threw (it never ran), leaves the caller's buffer alone.
+    if (raw < 0 || handle.callbackError !== undefined) return raw;
+    if (target.byteLength < AIO_STAT_BYTES) return (EFAULT ??= errnoOf('EFAULT'));
+    new Uint8Array(target.buffer, target.byteOffset, AIO_STAT_BYTES).set(slot);
+    return raw;
   }
 
   #runStageCallbacks(handle: AioHandle): void {
@@ -633,7 +699,12 @@ export class Aio {
     }
     this.#completionDepth++;
     try {
-      const real = handle.userBuffer !== null || handle.userBuffers !== null ? this.#bounce.swapOut(handle, rawResult) : rawResult;
+      const real =
+        handle.userBuffer !== null || handle.userBuffers !== null
+          ? this.#bounce.swapOut(handle, rawResult)
+          : handle.statTarget !== null
+            ? this.#finishStat(handle, rawResult)
+            : rawResult;
       const raw = injectionActive() ? applyInjection(handle.io, this.methodName, real) : real;
       handle.raw = raw;
       this.#setState(handle, HS_COMPLETED_IO);
@@ -695,7 +766,7 @@ export class Aio {
       try {
         const next = callback(handle, result, handle.callbackData[i]);
         if (next !== result) {
-          if (!(next instanceof AioResult)) throw new TypeError(`${phase} callback must return an AioResult`);
+          if (!isAioResult(next)) throw new TypeError(`${phase} callback must return an AioResult`);
           result.assign(next);
         }
       } catch (error) {
@@ -770,6 +841,7 @@ export class Aio {
     io.op = 0;
     io.methodData = null;
     io.generation++;
+    handle.statTarget = null;
     handle.ret = null;
     handle.settles = false;
     handle.callbackCount = 0;
@@ -993,6 +1065,38 @@ export class Aio {
     return this.#files.fromFd(fd, options);
   }
 
+  /**
+   * Renames `from` to `to`, replacing `to` if it exists (rename(2); on
+   * Windows MoveFileEx with replace, as node:fs does).  With `durable`
+   * (the default) the new name then survives a power cut on POSIX: the
+   * destination directory is fsynced through the method, and the source
+   * directory when it differs.  On Windows there is no directory fsync;
+   * NTFS journals the rename itself.  Rejects with AioIoError (syscall
+   * `rename`, `open` or `fsync`), with AioUsageError for bad arguments.
+   */
+  rename(from: string | URL, to: string | URL, options?: AioRenameOptions): Promise<void> {
+    return this.#files.rename(from, to, options);
+  }
+
+  /** {@link rename}, synchronously: node:fs's renameSync, the directory fsyncs on the issuer's thread through the method. */
+  renameSync(from: string | URL, to: string | URL, options?: AioRenameOptions): void {
+    this.#files.renameSync(from, to, options);
+  }
+
+  /**
+   * Makes a directory's entries durable (files created, renamed or removed
+   * in it): opens it, fsyncs it through the method, closes it.  On Windows
+   * it resolves at once: there is no directory fsync there.
+   */
+  syncDirectory(path: string | URL): Promise<void> {
+    return this.#files.syncDirectory(path);
+  }
+
+  /** {@link syncDirectory}, synchronously. */
+  syncDirectorySync(path: string | URL): void {
+    this.#files.syncDirectorySync(path);
+  }
+
   /** @internal file.close()/closeSync(). */
   _closeFile(file: AioFile, sync: boolean): Promise<void> | void {
     return this.#files.close(file, sync);
@@ -1007,8 +1111,9 @@ export class Aio {
     offset: number,
     length: number,
     signal: AbortSignal | undefined,
+    flags = 0,
   ): Promise<number> {
-    return this.#promises.run(op, file, buffer, buffers, offset, length, signal);
+    return this.#promises.run(op, file, buffer, buffers, offset, length, signal, flags);
   }
 
   /**
@@ -1017,7 +1122,7 @@ export class Aio {
    * partial IO itself).
    */
   reportResult(ret: AioReturn): void {
-    if (!(ret instanceof AioReturn)) throw new AioUsageError('AIO_ERR_INVALID_TYPE', `reportResult needs an AioReturn, got ${describeValue(ret)}`);
+    if (!isAioReturn(ret)) throw new AioUsageError('AIO_ERR_INVALID_TYPE', `reportResult needs an AioReturn, got ${describeValue(ret)}`);
     const status = ret.result.status;
     if (status === 'error') throw ret.toError();
     if (status === 'warning') process.emitWarning(ret.toError().message, { code: 'AIO_IO_WARNING' });
@@ -1182,7 +1287,7 @@ export class Aio {
         if (this.#promises.queued > 0) this.#convenienceStarted++;
         return this.#handOut(handle, undefined);
       },
-      define: (handle, op, file, buffer, buffers, offset, length) => this.#define(handle, op, file, buffer, buffers, offset, length),
+      define: (handle, op, file, buffer, buffers, offset, length, flags) => this.#define(handle, op, file, buffer, buffers, offset, length, flags),
       pollMethod: () => this.#pollMethod(),
       submitStaged: () => this.#submitStaged(),
       cancel: (handle, generation) => {
@@ -1213,4 +1318,49 @@ export class Aio {
     }
     this.#afterHandlesFreed();
   }
+}
+
+/** A `start*` call's arguments once checked. */
+interface ValidatedIo {
+  view: ArrayBufferView | null;
+  views: ArrayBufferView[] | null;
+  offset: number;
+  length: number;
+  flags: number;
+}
+
+const validated: ValidatedIo = { view: null, views: null, offset: 0, length: 0, flags: 0 };
+
+/**
+ * Checks a `start*` call's arguments for its op and returns what the IO
+ * holds: a read or write's buffer and length, a vectored IO's buffers, a
+ * stat's buffer (32 bytes), a truncate's new length (as the offset), an
+ * allocate's range and keep-size flag.
+ */
+function validateIo(op: AioOpCode, buffer: unknown, buffers: unknown, offset: unknown, length: unknown, keepSize: unknown): ValidatedIo {
+  // One reused object (nothing allocated per IO); the caller reads it before anything else can validate.
+  const io = validated;
+  io.view = null;
+  io.views = null;
+  io.offset = 0;
+  io.length = 0;
+  io.flags = 0;
+  if (op === 1 || op === 3) {
+    io.offset = checkOffset(offset, 'offset');
+    io.view = checkBuffer(buffer, 'buffer');
+    io.length = checkLength(length, io.view, 'length');
+  } else if (op === 2 || op === 4) {
+    io.offset = checkOffset(offset, 'offset');
+    io.views = checkBufferList(buffers, 'buffers');
+    for (const each of io.views) io.length += each.byteLength;
+  } else if (op === 7) {
+    io.view = checkStatBuffer(buffer, 'buffer');
+    io.length = AIO_STAT_BYTES;
+  } else if (op === 8) {
+    io.offset = checkOffset(offset, 'length');
+  } else if (op === 9) {
+    [io.offset, io.length] = checkByteRange(offset, length);
+    io.flags = checkBoolean(keepSize, 'keepSize', false) ? AIO_FLAG_KEEP_SIZE : 0;
+  }
+  return io;
 }

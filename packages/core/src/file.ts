@@ -9,18 +9,29 @@
  * accepted too (`aio.fromFd`).  The file table is built on the context's
  * handle API (internals.ts): closing a file waits for its IO through the
  * same waits a caller would use.
+ *
+ * The file operations live here too: `stat`, `truncate` and `allocate` on
+ * a file are IOs through the method like reads (each with a `...Sync` twin
+ * that runs with the synchronous flag), and the table does `aio.rename()`
+ * and `aio.syncDirectory()`, whose directory fsync is an IO on a directory
+ * fd it opens and closes.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AioIoError, AioUsageError, systemErrorCode } from './errors.js';
+import { AioIoError, AioUsageError, errnoOf, systemErrorCode } from './errors.js';
 import type { Aio } from './aio.js';
 import type { AioCore } from './internals.js';
 import type { AioPromiseQueue } from './promise-api.js';
-import { AioWaitRef } from './handle.js';
+import { AioWaitRef, type AioHandle } from './handle.js';
+import { AIO_FLAG_KEEP_SIZE } from './method.js';
 import { AioReturn } from './result.js';
 import {
   checkBoolean,
   checkBuffer,
+  checkByteRange,
+  checkPath,
   checkBufferList,
   checkInteger,
   checkLength,
@@ -109,6 +120,79 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const IO_OPTION_KEYS = ['signal', 'length'] as const;
 const LENGTH_OPTION_KEYS = ['length'] as const;
 const SYNC_OPTION_KEYS = ['signal'] as const;
+const ALLOCATE_OPTION_KEYS = ['keepSize', 'signal'] as const;
+
+/** What `file.stat()` gives: the four numbers a `stat` IO fills (see AIO_STAT_FIELDS). */
+export interface AioFileStat {
+  /** The file's size in bytes. */
+  size: number;
+  /** Bytes the filesystem has allocated for it (st_blocks * 512; the size where the OS does not say). */
+  allocatedBytes: number;
+  /** The preferred IO block size (st_blksize; 4096 where the OS does not say). */
+  blockSize: number;
+  /** The last modification time, in milliseconds since the epoch (fractional). */
+  modifiedMs: number;
+}
+
+/** Options of `file.allocate()`. */
+export interface AioAllocateOptions {
+  /** Reserve the range without changing the file's size (FALLOC_FL_KEEP_SIZE); default false. */
+  keepSize?: boolean;
+  /** As for the other convenience calls. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What `file.allocate()` did: `'allocated'`, the filesystem reserved the
+ * range (fallocate); `'extended'`, the method or filesystem has no
+ * allocation call (node:fs has none, tmpfs and ext4 have one), so the file
+ * was only made at least `offset + length` long with truncate, sparse: no
+ * space is reserved and a later write may still fail with ENOSPC (with
+ * `keepSize` nothing changes at all).
+ */
+export type AioAllocateOutcome = 'allocated' | 'extended';
+
+/** Options of `aio.rename()`. */
+export interface AioRenameOptions {
+  /** Sync the directories so the new name survives a power cut (POSIX; default true). */
+  durable?: boolean;
+}
+
+/** The four numbers of a stat buffer as an object. */
+function statOf(numbers: Float64Array): AioFileStat {
+  return { size: numbers[0], allocatedBytes: numbers[1], blockSize: numbers[2], modifiedMs: numbers[3] };
+}
+
+let unsupportedErrnos: Set<number> | undefined;
+
+/**
+ * Whether an error says "no allocation call here": EOPNOTSUPP (ENOTSUP in
+ * Node's names) as libuv numbers it or as the OS does (a native method
+ * reports the OS's -errno; on macOS EOPNOTSUPP and ENOTSUP differ).
+ */
+function isAllocationUnsupported(error: unknown): boolean {
+  if (!(error instanceof AioIoError) || error.errno === undefined) return false;
+  if (unsupportedErrnos === undefined) {
+    const { EOPNOTSUPP, ENOTSUP } = os.constants.errno as Record<string, number | undefined>;
+    unsupportedErrnos = new Set([errnoOf('ENOTSUP')]);
+    for (const errno of [EOPNOTSUPP, ENOTSUP]) if (errno !== undefined) unsupportedErrnos.add(-errno);
+  }
+  return unsupportedErrnos.has(error.errno);
+}
+
+/**
+ * Runs one IO now, on the issuer's thread: a handle with the synchronous
+ * flag (so the method's own synchronous path or node:fs runs it before
+ * `start` returns, on every method, also in batch mode), then raises an
+ * error result.  A `start` that refuses its arguments gives the handle back.
+ */
+function runNow(aio: Aio, start: (handle: AioHandle) => void): void {
+  const ret = new AioReturn();
+  const handle = aio.acquire(ret);
+  handle.setFlag('synchronous');
+  start(handle);
+  ret.throwIfError();
+}
 
 /** The part of `buffer` from byte `from` to `length`, as a view on the same memory. */
 function restOf(buffer: ArrayBufferView, from: number, length: number): ArrayBufferView {
@@ -137,10 +221,16 @@ export class AioFile {
   readonly aio: Aio;
   /** @internal IOs on this file that are submitted and not yet complete. */
   inflight = 0;
+  /**
+   * `'directory'` for the directory fd `aio.syncDirectory()` opens for its
+   * fsync (the power-loss simulator tells directory syncs apart by it).
+   */
+  readonly kind: 'file' | 'directory';
   #closing: Promise<void> | null = null;
 
   /** @internal Files are created by `aio.open()` and `aio.fromFd()`. */
-  constructor(aio: Aio, fd: number, path: string | undefined, flags: Required<AioOpenFlags>, ownsFd: boolean) {
+  constructor(aio: Aio, fd: number, path: string | undefined, flags: Required<AioOpenFlags>, ownsFd: boolean, kind: 'file' | 'directory' = 'file') {
+    this.kind = kind;
     this.aio = aio;
     this.fd = fd;
     this.path = path;
@@ -338,6 +428,85 @@ export class AioFile {
     await this.aio._runPromiseIo(6, this, null, null, 0, 0, checkSignal(opts.signal, 'options.signal'));
   }
 
+  /**
+   * The file's size, allocated bytes, preferred block size and modification
+   * time, through the method (fstat; io_uring's statx).  Rejects with
+   * AioIoError (syscall `fstat`) as node:fs would.
+   */
+  async stat(options?: Omit<AioFileIoOptions, 'length'>): Promise<AioFileStat> {
+    const opts = checkOptions<AioFileIoOptions>(options, 'options', SYNC_OPTION_KEYS);
+    const numbers = new Float64Array(4);
+    await this.aio._runPromiseIo(7, this, numbers, null, 0, numbers.byteLength, checkSignal(opts.signal, 'options.signal'));
+    return statOf(numbers);
+  }
+
+  /** `stat().size`. */
+  async size(options?: Omit<AioFileIoOptions, 'length'>): Promise<number> {
+    return (await this.stat(options)).size;
+  }
+
+  /** Sets the file's length (ftruncate): cut to `length` bytes, or extended with zeros. */
+  async truncate(length: number | bigint, options?: Omit<AioFileIoOptions, 'length'>): Promise<void> {
+    const opts = checkOptions<AioFileIoOptions>(options, 'options', SYNC_OPTION_KEYS);
+    await this.aio._runPromiseIo(8, this, null, null, checkOffset(length, 'length'), 0, checkSignal(opts.signal, 'options.signal'));
+  }
+
+  /**
+   * Reserves `length` bytes at `offset` so later writes there cannot fail
+   * for lack of space (fallocate; the file grows to the range's end unless
+   * `keepSize`).  Where the method or filesystem has no allocation call
+   * (ENOTSUP), extends the file with truncate instead: see
+   * {@link AioAllocateOutcome}.  Other failures reject with AioIoError
+   * (syscall `fallocate`, or `fstat`/`ftruncate` of the fallback).
+   */
+  async allocate(offset: number | bigint, length: number | bigint, options?: AioAllocateOptions): Promise<AioAllocateOutcome> {
+    const opts = checkOptions<AioAllocateOptions>(options, 'options', ALLOCATE_OPTION_KEYS);
+    const [at, bytes] = checkByteRange(offset, length);
+    const keepSize = checkBoolean(opts.keepSize, 'options.keepSize', false);
+    const signal = checkSignal(opts.signal, 'options.signal');
+    try {
+      await this.aio._runPromiseIo(9, this, null, null, at, bytes, signal, keepSize ? AIO_FLAG_KEEP_SIZE : 0);
+      return 'allocated';
+    } catch (error) {
+      if (!isAllocationUnsupported(error)) throw error;
+    }
+    // Never shrink: only a file shorter than the range is extended (a concurrent writer may extend it meanwhile).
+    if (!keepSize && (await this.size({ signal })) < at + bytes) await this.truncate(at + bytes, { signal });
+    return 'extended';
+  }
+
+  /** {@link stat}, run synchronously on the issuer's thread (every method, also libuv); throws what `stat` rejects with. */
+  statSync(): AioFileStat {
+    const numbers = new Float64Array(4);
+    runNow(this.aio, (handle) => handle.startStat(this, numbers));
+    return statOf(numbers);
+  }
+
+  /** `statSync().size`. */
+  sizeSync(): number {
+    return this.statSync().size;
+  }
+
+  /** {@link truncate}, run synchronously. */
+  truncateSync(length: number | bigint): void {
+    runNow(this.aio, (handle) => handle.startTruncate(this, length));
+  }
+
+  /** {@link allocate}, run synchronously (the same fallback). */
+  allocateSync(offset: number | bigint, length: number | bigint, options?: Omit<AioAllocateOptions, 'signal'>): AioAllocateOutcome {
+    const opts = checkOptions<AioAllocateOptions>(options, 'options', ['keepSize']);
+    const [at, bytes] = checkByteRange(offset, length);
+    const keepSize = checkBoolean(opts.keepSize, 'options.keepSize', false);
+    try {
+      runNow(this.aio, (handle) => handle.startAllocate(this, at, bytes, keepSize));
+      return 'allocated';
+    } catch (error) {
+      if (!isAllocationUnsupported(error)) throw error;
+    }
+    if (!keepSize && this.sizeSync() < at + bytes) this.truncateSync(at + bytes);
+    return 'extended';
+  }
+
   /** Closes the file (see the class comment for the order of events).  Idempotent. */
   close(): Promise<void> {
     if (this.#closing === null) {
@@ -375,17 +544,27 @@ function totalLength(buffers: readonly ArrayBufferView[]): number {
 
 /** Turns a node:fs open error into an AioIoError with syscall 'open'. */
 export function openError(error: unknown, path: string, method: string): AioIoError {
+  return fsCallError(error, 'open', path, `open of file ${JSON.stringify(path)}`, method);
+}
+
+/** Turns the error of a node:fs call (open, rename) into an AioIoError: Node's code and errno, our target and method. */
+function fsCallError(error: unknown, syscall: string, path: string, target: string, method: string): AioIoError {
   const errno = typeof (error as { errno?: unknown }).errno === 'number' ? ((error as { errno: number }).errno) : undefined;
   return new AioIoError({
     code: errno === undefined ? String((error as { code?: unknown }).code ?? 'EIO') : systemErrorCode(errno),
     errno,
-    syscall: 'open',
+    syscall,
     path,
-    target: `open of file ${JSON.stringify(path)}`,
+    target,
     method,
-    detail: `could not open file ${JSON.stringify(path)}`,
+    detail: `could not ${target}`,
     cause: error,
   });
+}
+
+/** open(2) flags of a directory opened only to fsync it. */
+function directoryOpenFlags(): number {
+  return fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 }
 
 /** Options of `aio.fromFd`. */
@@ -449,6 +628,101 @@ export class AioFileTable {
     return file;
   }
 
+  /**
+   * aio.rename(): rename(2) with node:fs (on libuv's pool), then, when
+   * durable, an fsync of the destination directory through the method, and
+   * of the source directory when it differs.  The method's `beforeRename`
+   * (the power-loss simulator's) sees it first.
+   */
+  async rename(from: unknown, to: unknown, options: unknown): Promise<void> {
+    const [source, target, durable] = this.#checkRename(from, to, options);
+    const after = this.#core.method.beforeRename?.(nodePath.resolve(source), nodePath.resolve(target));
+    try {
+      await new Promise<void>((resolve, reject) => fs.rename(source, target, (error) => (error === null ? resolve() : reject(error))));
+    } catch (error) {
+      after?.(false);
+      throw this.#renameError(error, source, target);
+    }
+    after?.(true);
+    if (!durable) return;
+    for (const directory of renameDirectories(source, target)) await this.syncDirectory(directory);
+  }
+
+  /** aio.renameSync(): the same, synchronously (the directory fsyncs run on the issuer's thread through the method's synchronous path). */
+  renameSync(from: unknown, to: unknown, options: unknown): void {
+    const [source, target, durable] = this.#checkRename(from, to, options);
+    const after = this.#core.method.beforeRename?.(nodePath.resolve(source), nodePath.resolve(target));
+    try {
+      fs.renameSync(source, target);
+    } catch (error) {
+      after?.(false);
+      throw this.#renameError(error, source, target);
+    }
+    after?.(true);
+    if (!durable) return;
+    for (const directory of renameDirectories(source, target)) this.syncDirectorySync(directory);
+  }
+
+  #checkRename(from: unknown, to: unknown, options: unknown): [string, string, boolean] {
+    this.#core.checkUsable('rename');
+    const source = checkPath(from, 'from');
+    const target = checkPath(to, 'to');
+    const opts = checkOptions<AioRenameOptions>(options, 'options', ['durable']);
+    return [source, target, checkBoolean(opts.durable, 'options.durable', true)];
+  }
+
+  #renameError(error: unknown, source: string, target: string): AioIoError {
+    return fsCallError(error, 'rename', source, `rename ${JSON.stringify(source)} to ${JSON.stringify(target)}`, this.#core.method.name);
+  }
+
+  /**
+   * aio.syncDirectory(): opens the directory (O_RDONLY | O_DIRECTORY), runs
+   * an fsync IO on it through the method, closes it.  On Windows there is no
+   * directory fsync (NTFS journals directory entries itself): it resolves.
+   */
+  async syncDirectory(directory: unknown): Promise<void> {
+    this.#core.checkUsable('syncDirectory');
+    const dirPath = checkPath(directory, 'path');
+    if (process.platform === 'win32') return;
+    const fd = await new Promise<number>((resolve, reject) => {
+      fs.open(dirPath, directoryOpenFlags(), (error, opened) => (error === null ? resolve(opened) : reject(error)));
+    }).catch((error: unknown) => {
+      throw fsCallError(error, 'open', dirPath, `open of directory ${JSON.stringify(dirPath)}`, this.#core.method.name);
+    });
+    const file = this.#adoptDirectory(fd, dirPath);
+    try {
+      await this.#aio._runPromiseIo(5, file, null, null, 0, 0, undefined);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** aio.syncDirectorySync(): the same, with the fsync run synchronously through the method. */
+  syncDirectorySync(directory: unknown): void {
+    this.#core.checkUsable('syncDirectory');
+    const dirPath = checkPath(directory, 'path');
+    if (process.platform === 'win32') return;
+    let fd: number;
+    try {
+      fd = fs.openSync(dirPath, directoryOpenFlags());
+    } catch (error) {
+      throw fsCallError(error, 'open', dirPath, `open of directory ${JSON.stringify(dirPath)}`, this.#core.method.name);
+    }
+    const file = this.#adoptDirectory(fd, dirPath);
+    try {
+      runNow(this.#aio, (handle) => handle.startFsync(file));
+    } finally {
+      file.closeSync();
+    }
+  }
+
+  /** A directory fd as a file of this context (closed with it at the latest). */
+  #adoptDirectory(fd: number, dirPath: string): AioFile {
+    const file = new AioFile(this.#aio, fd, dirPath, normalizeOpenFlags({ read: true }), true, 'directory');
+    this.#files.add(file);
+    return file;
+  }
+
   /** file.close()/closeSync(). */
   close(file: AioFile, sync: boolean): Promise<void> | void {
     this.#promises.rejectQueued(
@@ -495,4 +769,11 @@ export class AioFileTable {
       this.#files.delete(file);
     }
   }
+}
+
+/** The directories a durable rename syncs: the destination's, and the source's when it differs. */
+function renameDirectories(source: string, target: string): string[] {
+  const to = nodePath.dirname(nodePath.resolve(target));
+  const from = nodePath.dirname(nodePath.resolve(source));
+  return from === to ? [to] : [to, from];
 }

@@ -35,6 +35,7 @@ import type { AioFile } from './file.js';
 import { AioIo } from './io.js';
 import { AIO_OP_NAMES, type AioOpCode, type AioOpName } from './method.js';
 import { AioResult, AioReturn } from './result.js';
+import { isAioWaitRef } from './copies.js';
 
 export type AioHandleState =
   | 'idle'
@@ -144,6 +145,12 @@ export class AioHandle {
   bounceBuffers: (Buffer | null)[] | null = null;
   /** @internal The bounce buffer of a single-buffer IO. */
   bounceBuffer: Buffer | null = null;
+  /**
+   * @internal The caller's buffer of a `stat`, while `io.buffer` is the
+   * context's stat slot the method fills; the four numbers are copied into
+   * it at completion (so no caller memory ever reaches the method).
+   */
+  statTarget: ArrayBufferView | null = null;
 
   /** @internal Handles are created by their context only. */
   constructor(aio: Aio, index: number) {
@@ -237,7 +244,7 @@ export class AioHandle {
   getWaitRef(into?: AioWaitRef): AioWaitRef {
     this.aio._checkCanReference(this);
     const ref = into ?? new AioWaitRef();
-    if (!(ref instanceof AioWaitRef)) {
+    if (!isAioWaitRef(ref)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', 'getWaitRef(into) needs an AioWaitRef');
     }
     ref.aio = this.aio;
@@ -292,6 +299,31 @@ export class AioHandle {
   /** Flushes `file`'s data (and the metadata needed to read it back). */
   startFdatasync(file: AioFile): void {
     this.aio._startIo(this, 6, file, null, null, 0, undefined);
+  }
+
+  /**
+   * Fills `buffer` (at least 32 bytes, at a multiple of 8) with four float64
+   * from fstat: size, allocated bytes, preferred IO block size, modification
+   * time in ms (see AIO_STAT_FIELDS).  The result is 0 or -errno.
+   */
+  startStat(file: AioFile, buffer: ArrayBufferView): void {
+    this.aio._startIo(this, 7, file, buffer, null, 0, undefined);
+  }
+
+  /** Sets `file`'s length to `length` bytes (ftruncate): cut, or extended with zeros. */
+  startTruncate(file: AioFile, length: number | bigint): void {
+    this.aio._startIo(this, 8, file, null, null, length, undefined);
+  }
+
+  /**
+   * Reserves `length` bytes at `offset` (fallocate mode 0: the file grows if
+   * the range ends past it; with `keepSize` it keeps its size).  The result
+   * is 0, or -EOPNOTSUPP (`ENOTSUP` in Node's names) where the method or the
+   * filesystem has no allocation call: `file.allocate()` then extends the
+   * file with truncate; here that is the caller's choice.
+   */
+  startAllocate(file: AioFile, offset: number | bigint, length: number | bigint, keepSize = false): void {
+    this.aio._startIo(this, 9, file, null, null, offset, length, keepSize);
   }
 
   /** Gives back a handed-out handle without defining an IO on it. */

@@ -16,7 +16,7 @@ export {
 } from './handle.js';
 export type { AioHandleState, AioHandleFlag } from './handle.js';
 export { AioFile } from './file.js';
-export type { AioOpenFlags, AioFileIoOptions } from './file.js';
+export type { AioOpenFlags, AioFileIoOptions, AioFileStat, AioAllocateOptions, AioAllocateOutcome, AioRenameOptions } from './file.js';
 export { AioResult, AioReturn, AioTargetDescription } from './result.js';
 export type { AioResultStatus, AioResultCode } from './result.js';
 export { defineAioCallbacks, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
@@ -25,7 +25,7 @@ export { AioUsageError, AioIoError, AioAbortError, AIO_USAGE_ERROR_CODES } from 
 export type { AioUsageErrorCode } from './errors.js';
 export { syncMethod } from './sync-method.js';
 export { libuvMethod } from './libuv-method.js';
-export { AIO_METHOD_NAMES, AIO_OP, AIO_OP_NAMES } from './method.js';
+export { AIO_METHOD_NAMES, AIO_OP, AIO_OP_NAMES, AIO_FLAG_KEEP_SIZE, AIO_STAT_BYTES, AIO_STAT_FIELDS } from './method.js';
 export type {
   AioMethod,
   AioMethodFactory,
@@ -74,3 +74,5 @@ export {
   WAL_RECORD_HEADER_SIZE,
 } from './wal.js';
 export type { WalDurability, WalOptions, WalReadOptions, WalRecord, WalStopReason, WalState, WalStats } from './wal.js';
+export { isAioReturn, isAioResult, isAioFile, isAioWaitRef, isAlignedPagePool, aioBrandOf, aioCoreCopies } from './copies.js';
+export type { AioBrandName, AioCoreCopy } from './copies.js';

@@ -33,6 +33,7 @@ export interface AioCore {
   /**
    * Defines an IO whose arguments are already validated on the handed-out
    * handle and stages it (and submits it outside batch mode), like `start*`.
+   * `flags` are IO flags beyond the handle's (AIO_FLAG_KEEP_SIZE).
    */
   define(
     handle: AioHandle,
@@ -42,6 +43,7 @@ export interface AioCore {
     buffers: ArrayBufferView[] | null,
     offset: number,
     length: number,
+    flags?: number,
   ): void;
   /** Collects the completions the method has ready (never re-entrant). */
   pollMethod(): void;

@@ -11,6 +11,7 @@
 import { AioUsageError } from './errors.js';
 import type { AioFile } from './file.js';
 import { AIO_OP_NAMES, type AioIoView, type AioOpCode, type AioOpName } from './method.js';
+import { describeIoTarget } from './result.js';
 
 export class AioIo implements AioIoView {
   /** The index of the IO's handle in its context. */
@@ -41,11 +42,7 @@ export class AioIo implements AioIoView {
 
   /** The target of the IO, e.g. `read of 4096 bytes at offset 0 in file "/x"`. */
   describeTarget(): string {
-    const path = this.file?.path;
-    const where = path === undefined || path === null ? 'an unnamed file' : `file ${JSON.stringify(path)}`;
-    const op = this.opName;
-    if (op === 'fsync' || op === 'fdatasync') return `${op} of ${where}`;
-    return `${op} of ${this.length} bytes at offset ${this.offset} in ${where}`;
+    return describeIoTarget(this.opName, this.file?.path ?? undefined, this.offset, this.length);
   }
 
   /** Opens the IO's file again by path with the same flags; returns a new fd the caller owns. */

@@ -1,6 +1,7 @@
 /**
  * The `libuv` method: every IO is one node:fs callback call (fs.read, readv,
- * write, writev, fsync, fdatasync, always with an explicit position), which
+ * write, writev, fsync, fdatasync, always with an explicit position; fstat
+ * and ftruncate for the file operations `stat` and `truncate`), which
  * Node runs on libuv's thread pool.  It needs no native package, so
  * `@aio/core` alone gives IO that does not block the thread.
  *
@@ -26,6 +27,7 @@
 import * as fs from 'node:fs';
 import { errnoOf } from './errors.js';
 import { AIO_FLAG_REFERENCES_LOCAL } from './handle.js';
+import { fillStatBuffer } from './sync-method.js';
 import { AIO_OP, type AioCancelOutcome, type AioIoView, type AioMethod, type AioMethodCapabilities, type AioMethodContext, type AioMethodFactory, type AioMethodHost, type AioProbeResult } from './method.js';
 
 let EIO: number | undefined;
@@ -66,7 +68,8 @@ class LibuvMethod implements AioMethod {
     this.#host = host;
     const count = context.maxConcurrency;
     this.capabilities = Object.freeze({
-      ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'] as const),
+      // No `allocate`: node:fs has no allocation call, so it runs synchronously (ENOTSUP, then the core extends).
+      ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync', 'stat', 'truncate'] as const),
       direct: fs.constants.O_DIRECT !== undefined,
       vectored: true,
       maxDepth: count,
@@ -123,6 +126,12 @@ class LibuvMethod implements AioMethod {
         case AIO_OP.fdatasync:
           fs.fdatasync(fd, done);
           return;
+        case AIO_OP.stat:
+          this.#stat(io, fd);
+          return;
+        case AIO_OP.truncate:
+          fs.ftruncate(fd, io.offset, done);
+          return;
         default:
           this.#record(io.index, errnoOf('EINVAL'));
       }
@@ -130,6 +139,19 @@ class LibuvMethod implements AioMethod {
       // node:fs refused the call before queueing it; the IO still completes, on the next report.
       this.#record(io.index, rawOfError(error as NodeJS.ErrnoException));
     }
+  }
+
+  /**
+   * fs.fstat, then the four numbers into the IO's stat slot.  The slot is
+   * the core's and stays the IO's until its completion is reported, which
+   * comes after this callback.  One closure per stat: not a hot path.
+   */
+  #stat(io: AioIoView, fd: number): void {
+    const index = io.index;
+    fs.fstat(fd, (error, stats) => {
+      if (error === null) fillStatBuffer(io.buffer as ArrayBufferView, stats);
+      this.#onDone(index, error, 0);
+    });
   }
 
   #onDone(index: number, error: NodeJS.ErrnoException | null, bytes: number | undefined): void {

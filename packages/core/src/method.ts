@@ -21,12 +21,28 @@ export type AioMethodName = 'io_uring' | 'iocp' | 'kqueue' | 'posix_aio' | 'thre
 export const AIO_METHOD_NAMES: readonly AioMethodName[] = ['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'libuv', 'sync'];
 
 /** The operations an IO can be.  Numeric codes are what native code sees. */
-export type AioOpName = 'invalid' | 'read' | 'readv' | 'write' | 'writev' | 'fsync' | 'fdatasync';
+export type AioOpName = 'invalid' | 'read' | 'readv' | 'write' | 'writev' | 'fsync' | 'fdatasync' | 'stat' | 'truncate' | 'allocate';
 
 /**
  * Numeric op codes, shared with every native backend (see
  * `tooling/native/include/aio/io.h`).  `invalid` is zero so that zeroed
  * memory is never mistaken for a real operation.
+ *
+ * The file operations (codes 7 to 9; the contract between the core and the
+ * methods, described in the core README's "File operations"):
+ * - `stat`: `buffer` is the context's 32-byte, 8-aligned stat slot; the
+ *   method fills four little-endian float64 (see {@link AIO_STAT_FIELDS})
+ *   and reports 0 or -errno;
+ * - `truncate`: `offset` is the new length, `length` is 0, no buffer;
+ *   reports 0 or -errno;
+ * - `allocate`: `offset` and `length` are the byte range (fallocate mode 0,
+ *   which extends the file; with {@link AIO_FLAG_KEEP_SIZE} in `flags` the
+ *   size does not change); reports 0, or -EOPNOTSUPP (the platform's errno)
+ *   where there is no allocation call, and the core then extends the file
+ *   with `truncate` instead.
+ * A method that does not list one of them in `capabilities.ops` never sees
+ * it in `submit` (see asyncOpTable): the core runs it synchronously (node:fs on an fd, or the
+ * method's `executeSynchronously`).
  */
 export const AIO_OP = {
   invalid: 0,
@@ -36,16 +52,38 @@ export const AIO_OP = {
   writev: 4,
   fsync: 5,
   fdatasync: 6,
+  stat: 7,
+  truncate: 8,
+  allocate: 9,
 } as const satisfies Record<AioOpName, number>;
+
+/** An `allocate` IO's flag bit: reserve the range without changing the file's size (FALLOC_FL_KEEP_SIZE). */
+export const AIO_FLAG_KEEP_SIZE = 8;
+
+/** The bytes of a `stat` IO's buffer: four float64. */
+export const AIO_STAT_BYTES = 32;
+
+/**
+ * The float64 slots a `stat` IO fills, in order: size in bytes, allocated
+ * bytes (st_blocks * 512), preferred IO block size (st_blksize), and
+ * modification time in milliseconds since the epoch (fractional).
+ */
+export const AIO_STAT_FIELDS = ['size', 'allocatedBytes', 'blockSize', 'modifiedMs'] as const;
 
 export type AioOpCode = (typeof AIO_OP)[AioOpName];
 
 /** Op names by code. */
-export const AIO_OP_NAMES: readonly AioOpName[] = ['invalid', 'read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'];
+export const AIO_OP_NAMES: readonly AioOpName[] = ['invalid', 'read', 'readv', 'write', 'writev', 'fsync', 'fdatasync', 'stat', 'truncate', 'allocate'];
 
 /** What a method can do; shown by `aio doctor` and used by the conformance suite to skip honestly. */
 export interface AioMethodCapabilities {
-  /** The ops the method runs asynchronously; the others go through the sync fallback. */
+  /**
+   * The ops the method runs asynchronously.  The core never submits a file
+   * operation (`stat`, `truncate`, `allocate`) that is not listed: it runs
+   * it synchronously (fallback reason `unsupported-op`), so a method written
+   * before they existed stays correct.  The six data ops are always
+   * submitted (the list only describes them, as it always has).
+   */
   readonly ops: readonly AioOpName[];
   /** Whether files can be opened for direct I/O (O_DIRECT, FILE_FLAG_NO_BUFFERING). */
   readonly direct: boolean;
@@ -92,14 +130,15 @@ export interface AioIoView {
   /** Bytes the IO asks for (the sum of all buffers for vectored IO). */
   readonly length: number;
   /**
-   * The buffer of a read or write; null for vectored IO and syncs.  Memory
+   * The buffer of a read or write, or the 32-byte slot a `stat` fills; null
+   * for vectored IO, syncs, `truncate` and `allocate`.  Memory
    * that cannot go away before the completion is reported: the caller's own
    * if it cannot be detached, else the context's bounce memory.
    */
   readonly buffer: ArrayBufferView | null;
   /** The buffers of a readv or writev (same guarantee); null otherwise. */
   readonly buffers: readonly ArrayBufferView[] | null;
-  /** OR of AIO_FLAG_* bits. */
+  /** OR of AIO_FLAG_* bits (the handle's, plus AIO_FLAG_KEEP_SIZE on an `allocate`). */
   readonly flags: number;
   /** Free for the method's own per-IO bookkeeping; cleared when the handle is reused. */
   methodData: unknown;
@@ -250,6 +289,15 @@ export interface AioMethod {
    */
   closeFile?(file: AioFile): void;
   /**
+   * Called by `aio.rename()`/`renameSync()` just before the core renames
+   * `from` to `to` (absolute paths) with node:fs; the function it returns,
+   * if any, is called afterwards with whether the rename happened.  For
+   * wrappers that model the namespace (the power-loss simulator); it may
+   * throw to refuse the rename (a simulated dead device).  Methods leave it
+   * out.
+   */
+  beforeRename?(from: string, to: string): ((renamed: boolean) => void) | undefined;
+  /**
    * Runs one IO synchronously when the method's files are not node:fs fds.
    * Returns bytes transferred or -errno.
    */
@@ -276,3 +324,7 @@ export type { AioNativeBinding, AioNativeContext, NativeMethodSpec } from './nat
 export { executeWithNodeFs } from './sync-method.js';
 export { HS_IDLE, HS_HANDED_OUT, HS_DEFINED, HS_STAGED, HS_SUBMITTED, HS_COMPLETED_IO, HS_COMPLETED_SHARED, HS_COMPLETED_LOCAL } from './handle.js';
 export * from './native-backend.js';
+// Registers this copy of @aio/core in the cross-copy registry (copies.ts) for backends that import only this entry.
+import './copies.js';
+export { nativePlatform, describePlatform, platformInstallCommand } from './native-loader.js';
+export type { NativePlatform, NativeLoadFailure } from './native-loader.js';

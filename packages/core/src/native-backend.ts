@@ -385,7 +385,12 @@ function asUnavailable(name: AioMethodName, error: unknown): unknown {
 
 /* ------------------------------------------------------------------ shared pieces */
 
-/** What a backend says about its capabilities; the ops default to all six. */
+/**
+ * What a backend says about its capabilities.  The ops default to the six
+ * data ops; a backend lists the file operations (`stat`, `truncate`,
+ * `allocate`) only when its addon runs them, and the core runs the others
+ * synchronously (see NativeMethod.needsSynchronousExecution).
+ */
 export interface NativeCapabilities extends Omit<AioMethodCapabilities, 'ops' | 'direct'> {
   readonly ops?: readonly AioOpName[];
   /**

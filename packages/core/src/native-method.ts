@@ -26,16 +26,18 @@
  */
 import { AioUsageError } from './errors.js';
 import type { AioFile, AioOpenFlags } from './file.js';
-import type {
-  AioCancelOutcome,
-  AioFallbackReason,
-  AioIoView,
-  AioMethod,
-  AioMethodCapabilities,
-  AioMethodContext,
-  AioMethodHost,
-  AioMethodName,
-  AioProbeResult,
+import {
+  AIO_OP,
+  AIO_OP_NAMES,
+  type AioCancelOutcome,
+  type AioFallbackReason,
+  type AioIoView,
+  type AioMethod,
+  type AioMethodCapabilities,
+  type AioMethodContext,
+  type AioMethodHost,
+  type AioMethodName,
+  type AioProbeResult,
 } from './method.js';
 import { executeWithNodeFs } from './sync-method.js';
 export { loadNativeBinding } from './native-loader.js';
@@ -153,6 +155,8 @@ export class NativeMethod implements AioMethod {
    * its backing store every batch.
    */
   readonly #views: (ArrayBufferView | undefined)[] = [];
+  /** Per op code: 1 if the addon runs it asynchronously (it is in `capabilities.ops`). */
+  readonly #asyncOps: Uint8Array;
   #closed = false;
 
   constructor(binding: AioNativeBinding, spec: NativeMethodSpec, host: AioMethodHost, context: AioMethodContext) {
@@ -163,6 +167,7 @@ export class NativeMethod implements AioMethod {
     this.#host = host;
     this.#spec = spec;
     this.#completions = new Int32Array(context.maxConcurrency * 3);
+    this.#asyncOps = asyncOpTable(spec.capabilities);
     const options = { ...spec.options, maxConcurrency: context.maxConcurrency };
     this.#context = binding.create(options, this.#words, this.#completions, (count) => this.#deliver(count));
     const { openFile, closeFile } = spec;
@@ -175,7 +180,13 @@ export class NativeMethod implements AioMethod {
     return this.#context;
   }
 
+  /**
+   * An op the addon does not list in `capabilities.ops` (an addon built
+   * before the file operations existed) never reaches it: it runs
+   * synchronously, so an old binary stays correct.
+   */
   needsSynchronousExecution(handle: AioIoView): boolean {
+    if (this.#asyncOps[handle.op] === 0) return true;
     return this.#spec.needsSynchronousExecution?.(handle) ?? false;
   }
 
@@ -261,6 +272,23 @@ function encodeIo(handle: AioIoView, words: Float64Array, at: number, views: (Ar
   }
   words[at + 8] = 0;
   return used;
+}
+
+/**
+ * Per op code, 1 where a method may be handed the op in `submit`: the six
+ * data ops always (every method has run them since the first release, and
+ * its `capabilities.ops` only described them), the file operations (stat,
+ * truncate, allocate) only where `capabilities.ops` lists them, so a method
+ * or an addon built before they existed never sees one.
+ */
+export function asyncOpTable(capabilities: AioMethodCapabilities): Uint8Array {
+  const table = new Uint8Array(AIO_OP_NAMES.length);
+  table.fill(1, AIO_OP.read, AIO_OP.fdatasync + 1);
+  for (const name of capabilities.ops) {
+    const code = AIO_OP_NAMES.indexOf(name);
+    if (code > 0) table[code] = 1;
+  }
+  return table;
 }
 
 /** The error a factory throws from `create()` when its probe failed. */

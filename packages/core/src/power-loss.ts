@@ -34,17 +34,36 @@
  * seed gives another possible state of the same cut, so one workload run can
  * be checked against many crash states.
  *
- * What must stay true: a write that completed before a successful sync of its
- * file was submitted, or that completed on a dsync file, is in every crash
- * state, whatever the seed; the same journal and seed give the same state.
- * Only data is modelled: file creation, size changes outside writes, renames
- * and directory entries are taken as durable.
+ * Size changes and renames (the file operations).  A `truncate` or an
+ * `allocate` that changes the size is journaled like a write, in completion
+ * order, and made durable the same way (a later successful fsync or
+ * fdatasync of the file); at a crash one that is not durable is kept or
+ * lost, never torn.  An allocate with keepSize changes no content and is
+ * not journaled.  A rename through `aio.rename()` is durable once a
+ * successful fsync of its destination directory (and of its source
+ * directory, when that differs) was submitted after it; the renames that
+ * are not are undone at the crash as a suffix (a journaling filesystem
+ * commits directory changes in order): the seed picks how many of them,
+ * oldest first, survive.  An undone rename puts the file back under its old
+ * name and the replaced target back (or removes the new name when it
+ * replaced nothing).  A file opened before a rename keeps its journal (its
+ * fd follows the inode), and one opened after it under the new name finds
+ * that journal.  On Windows renames are not simulated (taken as durable):
+ * there is no directory fsync there that could make one durable.
+ *
+ * What must stay true: a write, truncate or allocate that completed before a
+ * successful sync of its file was submitted, or a write that completed on a
+ * dsync file, is in every crash state, whatever the seed; a rename whose
+ * directories were synced after it is in every crash state; the same
+ * journal and seed give the same state.  File creation and removal outside
+ * `aio.rename()` are taken as durable.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { AioUsageError, errnoOf } from './errors.js';
+import { AioIoError, AioUsageError, errnoOf } from './errors.js';
+import type { AioFile } from './file.js';
 import { checkBoolean, checkInteger, checkOptions } from './validate.js';
-import type { AioIoView, AioMethod, AioMethodFactory, AioMethodHost } from './method.js';
+import { AIO_FLAG_KEEP_SIZE, type AioIoView, type AioMethod, type AioMethodFactory, type AioMethodHost } from './method.js';
 
 /** Options of {@link powerLoss}. */
 export interface AioPowerLossOptions {
@@ -59,9 +78,11 @@ export interface AioPowerLossOptions {
 /** What a crash did to one write that was not durable at the cut. */
 export type AioPowerLossFate = 'kept' | 'lost' | 'torn';
 
-/** One write that a power cut could take away, and what this crash state did with it. */
+/** One write (or size change) that a power cut could take away, and what this crash state did with it. */
 export interface AioPowerLossWrite {
   readonly path: string;
+  /** `write` (also writev), or a size change: `truncate` (offset is the new length) or `allocate` (the range). */
+  readonly op: 'write' | 'truncate' | 'allocate';
   readonly offset: number;
   readonly length: number;
   /** The order in which the simulator saw the write submitted (from 1). */
@@ -73,19 +94,34 @@ export interface AioPowerLossWrite {
   readonly sectorsKept?: readonly number[];
 }
 
+/** A rename through `aio.rename()` that was not durable at the cut, and whether this crash state kept it. */
+export interface AioPowerLossRename {
+  /** Absolute paths. */
+  readonly from: string;
+  readonly to: string;
+  /** Its place among the journaled IOs (the same counter as writes). */
+  readonly sequence: number;
+  /** 'lost': undone, the file is back under `from` and `to` holds what it held before. */
+  readonly fate: 'kept' | 'lost';
+}
+
 /** One possible content of the files after a power cut. */
 export interface AioCrashState {
   /** The seed that chose this state; `sim.crash({ seed })` gives the same state again. */
   readonly seed: number;
   /** Each file's content after the cut, by absolute path. */
   readonly files: ReadonlyMap<string, Buffer>;
+  /** Paths that do not exist after the cut (the new name of an undone rename that replaced nothing). */
+  readonly removed: readonly string[];
   /** Every write that was at risk, in submission order, with its fate. */
   readonly writes: readonly AioPowerLossWrite[];
+  /** Every rename that was at risk, oldest first, with its fate. */
+  readonly renames: readonly AioPowerLossRename[];
   /** Whether a later write was kept while an earlier one on the same file was lost or torn. */
   readonly reordered: boolean;
   /** A few lines for a test failure message: the seed, then what was lost or torn. */
   describe(): string;
-  /** Writes every file's post-crash content over the real file (node:fs, synchronously). */
+  /** Writes every file's post-crash content over the real file and removes the removed paths (node:fs, synchronously). */
   apply(): void;
 }
 
@@ -99,11 +135,15 @@ export interface AioPowerLossSimulator extends AioMethodFactory {
   crash(options?: { seed?: number }): AioCrashState;
 }
 
-/** One write as the simulator journals it. */
+/** One write, truncate or allocate as the simulator journals it. */
 interface JournaledWrite {
   readonly sequence: number;
+  readonly op: 'write' | 'truncate' | 'allocate';
+  /** A write's offset; a truncate's new length; an allocate's range start. */
   readonly offset: number;
-  /** The bytes the write moved (or, while in flight, asked to move). */
+  /** An allocate's range length (0 otherwise). */
+  readonly length: number;
+  /** The bytes the write moved (or, while in flight, asked to move); empty for a size change. */
   data: Buffer;
   completed: boolean;
   durable: boolean;
@@ -113,7 +153,8 @@ interface JournaledWrite {
 
 /** What the simulator knows of one file, by absolute path. */
 interface FileJournal {
-  readonly path: string;
+  /** Its current name: a rename moves the journal with the file. */
+  path: string;
   /**
    * The content taken as durable: the file as it was when first written
    * through the simulator, with the durable prefix of `writes` folded in
@@ -132,14 +173,30 @@ interface Fate {
   readonly sectorsKept?: readonly number[];
 }
 
+/** A rename as the simulator journals it. */
+interface JournaledRename {
+  readonly sequence: number;
+  readonly from: string;
+  readonly to: string;
+  /** The renamed file. */
+  readonly journal: FileJournal;
+  /** What `to` was before: a journaled file, bytes read from disk, or nothing. */
+  readonly replaced: FileJournal | Buffer | null;
+  /** The directories whose sync it waits for, removed as they are synced. */
+  readonly unsynced: Set<string>;
+  durable: boolean;
+}
+
 /** An IO seen at submission, waiting for its completion. */
 interface PendingIo {
   readonly generation: number;
   readonly journal: FileJournal;
-  readonly kind: 'write' | 'sync';
+  readonly kind: 'write' | 'sync' | 'directory-sync';
   readonly write?: JournaledWrite;
-  /** For a sync: how many writes on the file (folded ones included) had completed when it was submitted. */
+  /** For a sync: how many writes on the file (folded ones included) had completed when it was submitted; for a directory sync, how many renames had been journaled. */
   readonly covers?: number;
+  /** For a directory sync: the directory's absolute path. */
+  readonly directory?: string;
   readonly dsync: boolean;
 }
 
@@ -184,7 +241,14 @@ class PowerLossRecorder {
   poweredOff = false;
   readonly #sectorSize: number;
   readonly #tornWrites: boolean;
+  /** The journal of each file by its current absolute path. */
   readonly #files = new Map<string, FileJournal>();
+  /** Every journal ever made, in creation order (the order crash states draw fates in). */
+  readonly #journals: FileJournal[] = [];
+  /** The journal of each AioFile, fixed at its first IO: its fd follows the file through renames. */
+  readonly #byFile = new WeakMap<AioFile, FileJournal>();
+  /** Renames in order; the durable prefix is dropped. */
+  readonly #renames: JournaledRename[] = [];
   /** IOs submitted and not completed, by handle index. */
   readonly #pending = new Map<number, PendingIo>();
   #sequence = 0;
@@ -247,6 +311,7 @@ class PowerLossRecorder {
         return raw;
       },
       close: () => method.close(),
+      beforeRename: (from, to) => this.#beforeRename(method.name, from, to),
     };
     if (method.waitOne !== undefined) wrapper.waitOne = method.waitOne.bind(method);
     if (method.poll !== undefined) wrapper.poll = method.poll.bind(method);
@@ -258,14 +323,21 @@ class PowerLossRecorder {
     return wrapper;
   }
 
-  /** Journals an IO at submission: a write's bytes, a sync's coverage. */
+  /** Journals an IO at submission: a write's bytes, a size change, a sync's coverage. */
   #submit(io: AioIoView): void {
-    const path = io.file?.path;
+    const file = io.file;
     const op = io.opName;
     // Files opened from a bare fd have no path to rebuild; they are not simulated.
-    if (path === undefined || (op !== 'write' && op !== 'writev' && op !== 'fsync' && op !== 'fdatasync')) return;
-    const journal = this.#journalOf(path);
-    const dsync = io.file?.flags.dsync === true;
+    if (file === null || file.path === undefined || op === 'read' || op === 'readv' || op === 'stat' || op === 'invalid') return;
+    if (op === 'allocate' && (io.flags & AIO_FLAG_KEEP_SIZE) !== 0) return; // no content or size change
+    if (file.kind === 'directory') {
+      if (op !== 'fsync' && op !== 'fdatasync') return;
+      const directory = nodePath.resolve(file.path);
+      this.#pending.set(io.index, { generation: io.generation, journal: DIRECTORY, kind: 'directory-sync', covers: this.#renames.length, directory, dsync: false });
+      return;
+    }
+    const journal = this.#journalOfFile(file);
+    const dsync = file.flags.dsync && (op === 'write' || op === 'writev');
     if (op === 'fsync' || op === 'fdatasync') {
       const covers = journal.folded + journal.writes.length;
       this.#pending.set(io.index, { generation: io.generation, journal, kind: 'sync', covers, dsync });
@@ -273,8 +345,10 @@ class PowerLossRecorder {
     }
     const write: JournaledWrite = {
       sequence: ++this.#sequence,
+      op: op === 'writev' ? 'write' : op,
       offset: io.offset,
-      data: copyWriteData(io),
+      length: op === 'allocate' ? io.length : 0,
+      data: op === 'write' || op === 'writev' ? copyWriteData(io) : EMPTY,
       completed: false,
       durable: false,
       doomed: false,
@@ -290,10 +364,14 @@ class PowerLossRecorder {
     // After the cut the journal is frozen: what completes now changes nothing.
     if (this.poweredOff) return;
     const { journal } = pending;
+    if (pending.kind === 'directory-sync') {
+      if (raw >= 0) this.#directorySynced(pending.directory as string, pending.covers as number);
+      return;
+    }
     if (pending.kind === 'write') {
       const write = pending.write as JournaledWrite;
-      if (raw <= 0) return;
-      write.data = write.data.subarray(0, raw);
+      if (write.op === 'write' ? raw <= 0 : raw < 0) return;
+      if (write.op === 'write') write.data = write.data.subarray(0, raw);
       write.completed = true;
       write.durable = pending.dsync;
       journal.writes.push(write);
@@ -314,8 +392,63 @@ class PowerLossRecorder {
     if (journal === undefined) {
       journal = { path: absolute, base: readWhole(absolute), folded: 0, writes: [] };
       this.#files.set(absolute, journal);
+      this.#journals.push(journal);
     }
     return journal;
+  }
+
+  /** The journal of an open file: found by its path at its first IO, then kept (a rename moves the file, not the fd). */
+  #journalOfFile(file: AioFile): FileJournal {
+    let journal = this.#byFile.get(file);
+    if (journal === undefined) {
+      journal = this.#journalOf(file.path as string);
+      this.#byFile.set(file, journal);
+    }
+    return journal;
+  }
+
+  /**
+   * aio.rename() is about to rename `from` to `to`: takes what both names
+   * hold now, and journals the rename once it happened.  After the cut the
+   * device is dead: the rename is refused with EIO.
+   */
+  #beforeRename(method: string, from: string, to: string): ((renamed: boolean) => void) | undefined {
+    if (this.poweredOff) {
+      const target = `rename ${JSON.stringify(from)} to ${JSON.stringify(to)}`;
+      throw new AioIoError({ code: 'EIO', errno: -Math.abs(this.#eio), syscall: 'rename', path: from, target, method, detail: `the power is off: ${target}` });
+    }
+    // Only files are simulated; on Windows there is no directory fsync to make a rename durable, so renames are taken as durable.
+    if (process.platform === 'win32' || !isFile(from)) return undefined;
+    const journal = this.#journalOf(from);
+    const replaced = this.#files.get(to) ?? (isFile(to) ? readWhole(to) : null);
+    return (renamed) => {
+      if (!renamed) return;
+      this.#files.delete(from);
+      this.#files.set(to, journal);
+      journal.path = to;
+      const unsynced = new Set([nodePath.dirname(to), nodePath.dirname(from)]);
+      this.#renames.push({ sequence: ++this.#sequence, from, to, journal, replaced, unsynced, durable: false });
+    };
+  }
+
+  /**
+   * A successful fsync of `directory`, submitted when `covers` renames were
+   * journaled: those renames no longer wait for it.  A rename with no
+   * directory left to wait for is durable, and so is every rename before it
+   * (directory changes are committed in order); the durable prefix is dropped.
+   */
+  #directorySynced(directory: string, covers: number): void {
+    let durableUpTo = -1;
+    for (let i = 0; i < Math.min(covers, this.#renames.length); i++) {
+      const rename = this.#renames[i];
+      rename.unsynced.delete(directory);
+      if (rename.unsynced.size === 0) durableUpTo = i;
+    }
+    // Dropping the prefix shifts the indexes that later directory syncs in flight counted: they count from here.
+    this.#renames.splice(0, durableUpTo + 1);
+    for (const pending of this.#pending.values()) {
+      if (pending.kind === 'directory-sync') (pending as { covers: number }).covers = Math.max(0, (pending.covers as number) - (durableUpTo + 1));
+    }
   }
 
   crash(seed: number): AioCrashState {
@@ -341,22 +474,40 @@ class PowerLossRecorder {
     // tear nothing, and most mix.
     const keep = [0, 0.25, 0.5, 0.75, 1][Math.floor(random() * 5)];
     const tear = this.#tornWrites ? [0, 0.25, 0.5][Math.floor(random() * 3)] : 0;
-    const files = new Map<string, Buffer>();
+    const images = new Map<FileJournal, Buffer>();
     const writes: AioPowerLossWrite[] = [];
     let reordered = false;
-    for (const journal of this.#files.values()) {
+    for (const journal of this.#journals) {
       const image = this.#imageOf(journal, (write) => this.#drawFate(write, keep, tear, random), writes);
-      files.set(journal.path, image.content);
+      images.set(journal, image.content);
       reordered ||= image.reordered;
     }
     writes.sort((a, b) => a.sequence - b.sequence);
+    // The renames at risk survive as a prefix: the seed picks its length.
+    const at = this.#renames;
+    const survive = at.length === 0 ? 0 : Math.floor(random() * (at.length + 1));
+    const names = new Map<string, FileJournal | Buffer | null>(this.#files);
+    for (let i = at.length - 1; i >= survive; i--) {
+      names.set(at[i].from, at[i].journal);
+      names.set(at[i].to, at[i].replaced);
+    }
+    const files = new Map<string, Buffer>();
+    const removed: string[] = [];
+    for (const [path, entry] of names) {
+      if (entry === null) removed.push(path);
+      else files.set(path, Buffer.isBuffer(entry) ? entry : (images.get(entry) as Buffer));
+    }
+    const renames = at.map((rename, i): AioPowerLossRename => ({ from: rename.from, to: rename.to, sequence: rename.sequence, fate: i < survive ? 'kept' : 'lost' }));
     return {
       seed,
       files,
+      removed,
       writes,
+      renames,
       reordered,
-      describe: () => describeState(seed, writes, reordered),
+      describe: () => describeState(seed, writes, renames, reordered),
       apply: () => {
+        for (const path of removed) fs.rmSync(path, { force: true });
         for (const [path, image] of files) fs.writeFileSync(path, image);
       },
     };
@@ -377,12 +528,12 @@ class PowerLossRecorder {
     let reordered = false;
     for (const write of journal.writes) {
       if (write.durable) {
-        content = overlay(content, write.offset, write.data);
+        content = applyEntry(content, write);
         continue;
       }
       const fate = fateOf(write);
       if (fate.fate === 'kept') {
-        content = overlay(content, write.offset, write.data);
+        content = applyEntry(content, write);
         reordered ||= lostEarlier;
       } else {
         lostEarlier = true;
@@ -394,7 +545,8 @@ class PowerLossRecorder {
         }
       }
       const state = write.completed ? 'completed' : 'in-flight';
-      writes.push({ path: journal.path, offset: write.offset, length: write.data.length, sequence: write.sequence, state, ...fate });
+      const length = write.op === 'write' ? write.data.length : write.length;
+      writes.push({ path: journal.path, op: write.op, offset: write.offset, length, sequence: write.sequence, state, ...fate });
     }
     return { content, reordered };
   }
@@ -420,8 +572,7 @@ class PowerLossRecorder {
 function foldDurablePrefix(journal: FileJournal): void {
   let count = 0;
   while (count < journal.writes.length && journal.writes[count].durable) {
-    const write = journal.writes[count++];
-    journal.base = overlay(journal.base, write.offset, write.data);
+    journal.base = applyEntry(journal.base, journal.writes[count++]);
   }
   journal.writes.splice(0, count);
   journal.folded += count;
@@ -462,6 +613,29 @@ function readWhole(path: string): Buffer {
   }
 }
 
+/** `image` after one journaled entry: a write's bytes, a truncate's new length, an allocate's growth. */
+function applyEntry(image: Buffer, entry: JournaledWrite): Buffer {
+  if (entry.op === 'write') return overlay(image, entry.offset, entry.data);
+  const size = entry.op === 'truncate' ? entry.offset : Math.max(image.length, entry.offset + entry.length);
+  if (size === image.length) return image;
+  const resized = Buffer.alloc(size);
+  image.copy(resized, 0, 0, Math.min(size, image.length));
+  return resized;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return fs.statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The placeholder journal of a directory sync's pending entry (a directory has no content journal). */
+const DIRECTORY: FileJournal = { path: '', base: EMPTY, folded: 0, writes: [] };
+
 /** `image` with `data` written at `offset`, grown (zero-filled) if the write ends past it. */
 function overlay(image: Buffer, offset: number, data: Buffer): Buffer {
   const end = offset + data.length;
@@ -481,13 +655,17 @@ function sectorStarts(offset: number, length: number, sectorSize: number): numbe
   return starts;
 }
 
-function describeState(seed: number, writes: readonly AioPowerLossWrite[], reordered: boolean): string {
+function describeState(seed: number, writes: readonly AioPowerLossWrite[], renames: readonly AioPowerLossRename[], reordered: boolean): string {
   const lines = [`power-loss crash state, seed ${seed} (replay: powerLoss(method, { seed: ${seed} }) or sim.crash({ seed: ${seed} }))`];
   const lost = writes.filter((write) => write.fate !== 'kept');
   lines.push(`${writes.length} writes at risk: ${writes.length - lost.length} kept, ${lost.length} lost or torn${reordered ? ', reordered' : ''}`);
   for (const write of lost) {
     const torn = write.fate === 'torn' ? ` (sectors at ${(write.sectorsKept ?? []).join(', ')} landed)` : '';
-    lines.push(`  #${write.sequence} ${write.fate}: ${write.length} bytes at ${write.offset} in ${write.path} (${write.state})${torn}`);
+    const what = write.op === 'truncate' ? `truncate to ${write.offset}` : `${write.op === 'write' ? '' : `${write.op} of `}${write.length} bytes at ${write.offset}`;
+    lines.push(`  #${write.sequence} ${write.fate}: ${what} in ${write.path} (${write.state})${torn}`);
+  }
+  for (const rename of renames.filter((each) => each.fate === 'lost')) {
+    lines.push(`  #${rename.sequence} rename lost: ${rename.from} -> ${rename.to}`);
   }
   return lines.join('\n');
 }

@@ -27,6 +27,8 @@ interface QueuedIo {
   offset: number;
   length: number;
   signal: AbortSignal | undefined;
+  /** IO flags beyond the handle's (AIO_FLAG_KEEP_SIZE of an allocate). */
+  flags: number;
   resolve: (value: number) => void;
   reject: (error: unknown) => void;
   onAbort: (() => void) | null;
@@ -74,6 +76,7 @@ export class AioPromiseQueue {
     offset: number,
     length: number,
     signal: AbortSignal | undefined,
+    flags = 0,
   ): Promise<number> {
     const core: AioCore = this.#core;
     core.checkUsable(AIO_OP_NAMES[op]);
@@ -81,10 +84,10 @@ export class AioPromiseQueue {
     if (signal?.aborted) return Promise.reject(new AioAbortError(undefined, { cause: signal.reason }));
     if (this.#queue.length === 0 && core.handedOutCount() === 0) {
       const handle = core.takeIdle();
-      if (handle !== null) return this.#start(handle, op, file, buffer, buffers, offset, length, signal);
+      if (handle !== null) return this.#start(handle, op, file, buffer, buffers, offset, length, signal, flags);
     }
     return new Promise<number>((resolve, reject) => {
-      const queued: QueuedIo = { op, file, buffer, buffers, offset, length, signal, resolve, reject, onAbort: null };
+      const queued: QueuedIo = { op, file, buffer, buffers, offset, length, signal, flags, resolve, reject, onAbort: null };
       if (signal !== undefined) {
         queued.onAbort = () => {
           const at = this.#queue.indexOf(queued);
@@ -108,6 +111,7 @@ export class AioPromiseQueue {
     offset: number,
     length: number,
     signal: AbortSignal | undefined,
+    flags: number,
   ): Promise<number> {
     const index = handle.index;
     const ret = this.#returns[index];
@@ -119,7 +123,7 @@ export class AioPromiseQueue {
       this.#reject[index] = reject;
     });
     if (signal !== undefined) this.#watchSignal(handle, signal);
-    this.#core.define(handle, op, file, buffer, buffers, offset, length);
+    this.#core.define(handle, op, file, buffer, buffers, offset, length, flags);
     return promise;
   }
 
@@ -181,8 +185,8 @@ export class AioPromiseQueue {
         const handle = this.#core.takeIdle();
         if (handle === null) break;
         this.#dequeue(queued);
-        const { op, file, buffer, buffers, offset, length, signal } = queued;
-        this.#start(handle, op, file, buffer, buffers, offset, length, signal).then(queued.resolve, queued.reject);
+        const { op, file, buffer, buffers, offset, length, signal, flags } = queued;
+        this.#start(handle, op, file, buffer, buffers, offset, length, signal, flags).then(queued.resolve, queued.reject);
       }
     } finally {
       this.#draining = false;

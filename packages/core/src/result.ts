@@ -96,9 +96,7 @@ export class AioTargetDescription {
 
   /** For example `read of 4096 bytes at offset 8192 in file "/data/t1"`. */
   describe(): string {
-    const where = this.path === undefined ? 'an unnamed file' : `file ${JSON.stringify(this.path)}`;
-    if (this.op === 'fsync' || this.op === 'fdatasync') return `${this.op} of ${where}`;
-    return `${this.op} of ${this.length} bytes at offset ${this.offset} in ${where}`;
+    return describeIoTarget(this.op, this.path, this.offset, this.length);
   }
 }
 
@@ -144,9 +142,36 @@ export class AioReturn {
 /** Builds the error for a return object; the `report` callback. */
 export type AioResultReporter = (ret: AioReturn) => AioIoError;
 
-/** The system call an op stands for, in error messages. */
+/**
+ * What an IO is, in words: `read of 4096 bytes at offset 8192 in file "/x"`,
+ * `fsync of file "/x"`, `stat of file "/x"`, `truncate of file "/x" to 4096 bytes`.
+ */
+export function describeIoTarget(op: AioOpName, path: string | undefined, offset: number, length: number): string {
+  const where = path === undefined ? 'an unnamed file' : `file ${JSON.stringify(path)}`;
+  if (op === 'fsync' || op === 'fdatasync' || op === 'stat') return `${op} of ${where}`;
+  if (op === 'truncate') return `truncate of ${where} to ${offset} bytes`;
+  return `${op} of ${length} bytes at offset ${offset} in ${where}`;
+}
+
+/** The system call an op stands for, in error messages (Node's names: fstat, ftruncate). */
 export function syscallOf(op: AioOpName): string {
-  return op === 'invalid' ? 'io' : op;
+  switch (op) {
+    case 'invalid':
+      return 'io';
+    case 'stat':
+      return 'fstat';
+    case 'truncate':
+      return 'ftruncate';
+    case 'allocate':
+      return 'fallocate';
+    default:
+      return op;
+  }
+}
+
+/** Whether an op moves bytes (its raw result counts them) rather than reporting 0 or -errno. */
+export function movesBytes(op: AioOpName): boolean {
+  return op === 'read' || op === 'readv' || op === 'write' || op === 'writev';
 }
 
 /**
@@ -192,7 +217,8 @@ export function reportIoResult(ret: AioReturn): AioIoError {
 
 /**
  * The built-in `io` step, applied to every raw result before the handle's
- * callbacks: negative is an error with that errno; for reads and writes,
+ * callbacks: negative is an error with that errno; a sync or file operation
+ * (stat, truncate, allocate) that returns 0 or more is `ok`; for reads and writes,
  * zero bytes where bytes were asked is an error (code `AIO_EOF` for a read,
  * `AIO_SHORT_WRITE` for a write) and fewer bytes is partial.
  */
@@ -209,7 +235,7 @@ export function encodeRawResult(into: AioResult, op: AioOpName, requested: numbe
   into.errno = undefined;
   into.code = undefined;
   into.result = raw;
-  if (op === 'fsync' || op === 'fdatasync' || raw === requested) {
+  if (!movesBytes(op) || raw === requested) {
     into.status = 'ok';
   } else if (raw === 0) {
     // Nothing moved where bytes were asked: for a read the end of the file.

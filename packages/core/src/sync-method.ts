@@ -9,14 +9,30 @@
  */
 import * as fs from 'node:fs';
 import { errnoOf } from './errors.js';
-import type { AioIoView } from './method.js';
+import { AIO_OP, type AioIoView } from './method.js';
 import type { AioMethod, AioMethodCapabilities, AioMethodFactory, AioProbeResult } from './method.js';
 
 let EIO: number | undefined;
+let ENOTSUP: number | undefined;
+let EINVAL: number | undefined;
+
+/**
+ * Fills a `stat` IO's buffer (four float64, see AIO_STAT_FIELDS) from a
+ * node:fs Stats.  Where the OS reports no block count (Windows), the
+ * allocated bytes are taken as the size, the block size as 4096.
+ */
+export function fillStatBuffer(buffer: ArrayBufferView, stats: fs.Stats): void {
+  const out = new Float64Array(buffer.buffer, buffer.byteOffset, 4);
+  out[0] = stats.size;
+  out[1] = Number.isFinite(stats.blocks) ? stats.blocks * 512 : stats.size;
+  out[2] = Number.isFinite(stats.blksize) && stats.blksize > 0 ? stats.blksize : 4096;
+  out[3] = stats.mtimeMs;
+}
 
 /**
  * Runs one IO with node:fs's synchronous calls and returns its raw result:
- * bytes transferred, or Node's negative errno.  It never throws for an IO
+ * bytes transferred, or Node's negative errno (`stat` fills its buffer with
+ * fstatSync, `truncate` is ftruncateSync, `allocate` is always ENOTSUP).  It never throws for an IO
  * failure; the fd is whatever the handle's file holds.
  */
 export function executeWithNodeFs(handle: AioIoView): number {
@@ -37,8 +53,17 @@ export function executeWithNodeFs(handle: AioIoView): number {
       case 6:
         fs.fdatasyncSync(fd);
         return 0;
+      case AIO_OP.stat:
+        fillStatBuffer(handle.buffer as ArrayBufferView, fs.fstatSync(fd));
+        return 0;
+      case AIO_OP.truncate:
+        fs.ftruncateSync(fd, handle.offset);
+        return 0;
+      case AIO_OP.allocate:
+        // node:fs has no fallocate: the core extends the file with truncate instead.
+        return (ENOTSUP ??= errnoOf('ENOTSUP'));
       default:
-        return (EIO ??= errnoOf('EINVAL'));
+        return (EINVAL ??= errnoOf('EINVAL'));
     }
   } catch (error) {
     const errno = (error as { errno?: unknown }).errno;
@@ -47,7 +72,8 @@ export function executeWithNodeFs(handle: AioIoView): number {
 }
 
 const SYNC_CAPABILITIES: AioMethodCapabilities = Object.freeze({
-  ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'] as const),
+  // No `allocate`: node:fs has no allocation call (it reports ENOTSUP and the core extends with truncate).
+  ops: Object.freeze(['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync', 'stat', 'truncate'] as const),
   direct: fs.constants.O_DIRECT !== undefined,
   vectored: true,
   maxDepth: 1,

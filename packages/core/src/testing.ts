@@ -71,4 +71,4 @@ export function assertQuiescent(aio: Aio): void {
 }
 
 export { powerLoss } from './power-loss.js';
-export type { AioPowerLossOptions, AioPowerLossSimulator, AioCrashState, AioPowerLossWrite, AioPowerLossFate } from './power-loss.js';
+export type { AioPowerLossOptions, AioPowerLossSimulator, AioCrashState, AioPowerLossWrite, AioPowerLossFate, AioPowerLossRename } from './power-loss.js';

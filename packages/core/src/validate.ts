@@ -4,6 +4,7 @@
  * argument throws an AioUsageError and never reaches a backend (where it
  * could become a crash or a write to the wrong memory).
  */
+import { fileURLToPath } from 'node:url';
 import { AioUsageError } from './errors.js';
 
 /** The largest byte count one IO may move: what Linux moves in one call. */
@@ -167,4 +168,44 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   if (typeof value === 'function') return 'a function';
   return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Throws unless `value` can receive a `stat`: a view of at least 32 bytes
+ * (four float64) starting at a multiple of 8, so a Float64Array over it
+ * reads the four numbers.
+ */
+export function checkStatBuffer(value: unknown, name: string): ArrayBufferView {
+  const view = checkBuffer(value, name);
+  if (view.byteLength < 32 || view.byteOffset % 8 !== 0) {
+    throw new AioUsageError(
+      'AIO_ERR_OUT_OF_RANGE',
+      `${name} must hold at least 32 bytes starting at a multiple of 8 (four float64), got ${view.byteLength} bytes at byte offset ${view.byteOffset}`,
+    );
+  }
+  return view;
+}
+
+/**
+ * Throws unless `offset` and `length` make a byte range to allocate: both
+ * non-negative safe integers, `length` at least 1 (fallocate refuses an
+ * empty range with EINVAL), the end still a safe integer.  Returns the pair.
+ */
+export function checkByteRange(offset: unknown, length: unknown): [number, number] {
+  const at = checkOffset(offset, 'offset');
+  const bytes = checkOffset(length, 'length');
+  if (bytes === 0) throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', 'length must be at least 1 byte');
+  if (at + bytes > Number.MAX_SAFE_INTEGER) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `offset ${at} + length ${bytes} is beyond ${Number.MAX_SAFE_INTEGER}`);
+  }
+  return [at, bytes];
+}
+
+/** Throws unless `value` is a non-empty string or a file: URL; returns the path as a string. */
+export function checkPath(value: unknown, name: string): string {
+  const path = value instanceof URL ? (value.protocol === 'file:' ? fileURLToPath(value) : '') : value;
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a non-empty path string or file URL, got ${describeValue(value)}`);
+  }
+  return path;
 }

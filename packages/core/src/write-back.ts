@@ -64,6 +64,7 @@ import { AioFile } from './file.js';
 import { AioWaitRef, type AioHandle } from './handle.js';
 import { AioReturn } from './result.js';
 import { checkBoolean, checkBuffer, checkInteger, checkOffset, checkOptions, describeValue } from './validate.js';
+import { isAioFile } from './copies.js';
 
 /** The default window: the seeds' MEMP_AIO_WINDOW. */
 
@@ -713,7 +714,7 @@ function checkSyncFiles(aio: Aio, value: Iterable<AioFile> | undefined): AioFile
   }
   const files = [...new Set(value)];
   for (const file of files) {
-    if (!(file instanceof AioFile)) {
+    if (!isAioFile(file)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `options.syncFiles must hold AioFile objects from aio.open(), got ${describeValue(file)}`);
     }
     if (file.aio !== aio) throw new AioUsageError('AIO_ERR_FOREIGN_FILE', `options.syncFiles: ${file.describe()} belongs to another AIO context`);
@@ -733,7 +734,7 @@ function checkPage<P extends DirtyPage>(page: P): P {
   if (page === null || typeof page !== 'object') {
     throw new AioUsageError('AIO_ERR_INVALID_TYPE', `each page must be an object { file, offset, buffer }, got ${describeValue(page)}`);
   }
-  if (!(page.file instanceof AioFile)) {
+  if (!isAioFile(page.file)) {
     throw new AioUsageError('AIO_ERR_INVALID_TYPE', `page.file must be an AioFile from aio.open(), got ${describeValue(page.file)}`);
   }
   checkOffset(page.offset, 'page.offset');

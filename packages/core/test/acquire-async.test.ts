@@ -128,6 +128,25 @@ describe('acquireAsync', () => {
     await assert.rejects(context.acquireAsync(), (e: unknown) => e instanceof AioUsageError && e.code === 'AIO_ERR_CLOSED');
   });
 
+  it('deferred: tryAcquire() returns null while a handle waits for its acquireAsync caller to resume, and the caller gets it', async () => {
+    const { aio } = world.context('deferred', 2);
+    const file = aio.open(world.file(patterned(2)));
+    // A free handle: acquireAsync hands it out at once, but its caller resumes only after the await.
+    const first = aio.acquireAsync();
+    assert.equal(aio.tryAcquire(), null);
+    assert.throws(() => aio.acquire(), (e: unknown) => e instanceof AioUsageError && e.code === 'AIO_ERR_HANDLE_HANDED_OUT');
+    const handle = await first;
+    const ref = new AioWaitRef();
+    handle.getWaitRef(ref);
+    handle.startRead(file, Buffer.alloc(BLOCK), 0);
+    // The handle went to its IO: tryAcquire hands out the other one again.
+    const second = aio.tryAcquire();
+    assert.ok(second !== null);
+    second.release();
+    await ref.wait();
+    await file.close();
+  });
+
   it('deferred: a blocking acquire() goes before waiting callers and never ends with two handles handed out', async () => {
     const { aio } = world.context('deferred', 1);
     const file = aio.open(world.file(patterned(2)));

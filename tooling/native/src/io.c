@@ -72,7 +72,7 @@ static int description_valid(const double *w, uint32_t nviews) {
 #else
   const double file_low = -2147483648.0; /* an fd; a bad one fails with EBADF */
 #endif
-  if (!integer_in(w[0], AIO_OP_READ, AIO_OP_FDATASYNC) || !integer_in(w[1], 0, 2147483647.0) ||
+  if (!integer_in(w[0], AIO_OP_READ, AIO_OP_ALLOCATE) || !integer_in(w[1], 0, 2147483647.0) ||
       !integer_in(w[2], 0, 4294967295.0) || !integer_in(w[3], 0, 2147483647.0) || !integer_in(w[4], file_low, max_safe) ||
       !integer_in(w[5], 0, max_safe) || !integer_in(w[6], 0, max_safe) || !integer_in(w[7], 0, nviews) ||
       !integer_in(w[8], 0, (double)nviews - w[7]) || w[8] > AIO_MAX_IOVECS) {
@@ -81,6 +81,8 @@ static int description_valid(const double *w, uint32_t nviews) {
   int op = (int)w[0];
   if (op == AIO_OP_READ || op == AIO_OP_WRITE) return w[8] == 1;
   if (op == AIO_OP_READV || op == AIO_OP_WRITEV) return w[8] >= 1;
+  /* A stat fills one 32-byte view (four doubles, see io.h); the others carry no memory. */
+  if (op == AIO_OP_STAT) return w[8] == 1;
   return w[8] == 0;
 }
 
@@ -114,11 +116,12 @@ int aio_decode_io(napi_env env, const double *words, napi_value views, uint32_t 
     if (view_memory(env, view, &io->iov[k].base, &io->iov[k].len) != 0) goto invalid;
     total += io->iov[k].len;
   }
-  /* A single-buffer IO may move fewer bytes than its view holds. */
+  /* A single-buffer IO may move fewer bytes than its view holds.  An
+   * allocate's length is the byte range to allocate, not memory (no views). */
   if (io->iovcnt == 1 && (io->op == AIO_OP_READ || io->op == AIO_OP_WRITE)) {
     if (io->length > io->iov[0].len) goto invalid;
     io->iov[0].len = (size_t)io->length;
-  } else if (total != io->length) {
+  } else if (io->op != AIO_OP_ALLOCATE && total != io->length) {
     goto invalid;
   }
   return 0;

@@ -33,7 +33,17 @@ enum aio_op {
   AIO_OP_WRITE = 3,
   AIO_OP_WRITEV = 4,
   AIO_OP_FSYNC = 5,
-  AIO_OP_FDATASYNC = 6
+  AIO_OP_FDATASYNC = 6,
+  /* The file operations (packages/core/README.md, "File operations").  A method runs them
+   * asynchronously only if it lists them in capabilities.ops; the core runs
+   * the others synchronously, so a method built before them never sees them. */
+  AIO_OP_STAT = 7,     /* buffer: >= 32 bytes, 8-aligned; filled with 4 little-endian
+                        * doubles: size, allocated bytes (st_blocks * 512), st_blksize,
+                        * mtime in ms since the epoch; result 0 or -errno */
+  AIO_OP_TRUNCATE = 8, /* offset = the new length, length = 0, no buffer; 0 or -errno */
+  AIO_OP_ALLOCATE = 9  /* offset/length = the range (fallocate mode 0, or keep-size
+                        * with AIO_FLAG_KEEP_SIZE); 0, or -EOPNOTSUPP where there is
+                        * no allocation call (the core then extends with truncate) */
 };
 
 /* What the method writes into word 9 of each IO (AIO_DISPOSITION in TS). */
@@ -49,6 +59,9 @@ enum aio_disposition {
 #define AIO_FLAG_SYNCHRONOUS 1
 #define AIO_FLAG_REFERENCES_LOCAL 2
 #define AIO_FLAG_BUFFERED 4
+/* Not a handle flag: set by the core on an AIO_OP_ALLOCATE that must not
+ * change the file's size (FALLOC_FL_KEEP_SIZE). */
+#define AIO_FLAG_KEEP_SIZE 8
 /* Not a handle flag: set by the core in word 3 when the IO's file was
  * opened for direct I/O, so a method can treat page-cache IO differently. */
 #define AIO_IO_FILE_DIRECT 256
