@@ -1,6 +1,6 @@
 /** Method names, as the specification fixes them for AIO_METHOD, the CLIs and this benchmark. */
 
-export const AIO_METHOD_NAMES = ['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'sync'] as const;
+export const AIO_METHOD_NAMES = ['io_uring', 'iocp', 'kqueue', 'posix_aio', 'threadpool', 'libuv', 'sync'] as const;
 
 export const BASELINE_NAMES = [
   'node-fs-promises',

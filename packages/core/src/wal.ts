@@ -67,22 +67,33 @@ const MAX_SHORT_WRITES = 16;
 const SEGMENT_SUFFIX = '.wal';
 
 /**
- * The fastest durability mode per method, measured with `pnpm -s bench wal
- * --api wal` on this project's machine (see the core README); methods not
- * listed use 'dsync'.
+ * The durability modes per method, fastest first, measured with `pnpm -s
+ * bench wal --api wal` on this project's machine (see the core README).
+ * The first is the default; when it is 'direct-dsync' and direct I/O is not
+ * possible (the method cannot do it, a block size that is not a multiple of
+ * 4096, a file system that refuses O_DIRECT with EINVAL), the default is the
+ * first buffered mode after it.  Methods not listed use 'dsync'.
  */
-const DEFAULT_DURABILITY: Partial<Record<string, WalDurability>> = {
-  // io_uring runs O_DSYNC writes through one serialized kernel worker; plain writes plus fdatasync do not.
-  io_uring: 'fdatasync',
-  posix_aio: 'fdatasync',
+const DURABILITY_PREFERENCE: Partial<Record<string, readonly WalDurability[]>> = {
+  // io_uring issues an O_DIRECT write from the submitting thread, with no worker; buffered O_DSYNC writes to
+  // one file go through one serialized kernel worker, and 'fdatasync' costs two round trips per group.
+  io_uring: ['direct-dsync', 'fdatasync', 'dsync'],
+  threadpool: ['direct-dsync', 'fdatasync', 'dsync'],
+  libuv: ['direct-dsync', 'fdatasync', 'dsync'],
+  // Measured before the arena and asynchronous segment preparation; not measurable on this machine since.
+  posix_aio: ['fdatasync', 'dsync'],
   // The sync method blocks for each IO: one fdatasync per group covers every commit that piled up meanwhile.
-  sync: 'fdatasync',
-  threadpool: 'dsync',
+  sync: ['fdatasync', 'dsync', 'direct-dsync'],
 };
 
-/** The default durability mode for a method. */
+/** The default durability mode for a method (where direct I/O is possible). */
 export function walDefaultDurability(methodName: string): WalDurability {
-  return DEFAULT_DURABILITY[methodName] ?? 'dsync';
+  return DURABILITY_PREFERENCE[methodName]?.[0] ?? 'dsync';
+}
+
+/** The default for a method where direct I/O is not possible. */
+function bufferedDefault(methodName: string): WalDurability {
+  return DURABILITY_PREFERENCE[methodName]?.find((mode) => mode !== 'direct-dsync') ?? 'dsync';
 }
 
 export interface WalOptions {
@@ -90,7 +101,7 @@ export interface WalOptions {
   segmentSize?: number;
   /** Groups are padded to this; a multiple of 4096 with 'direct-dsync' (default 4096). */
   blockSize?: number;
-  /** How groups are made durable (default: walDefaultDurability(aio.methodName)). */
+  /** How groups are made durable (default: walDefaultDurability(aio.methodName), or the method's buffered default where direct I/O is not possible). */
   durability?: WalDurability;
   /** The most groups written at once (default 4). */
   maxFlushes?: number;
@@ -128,15 +139,18 @@ export type WalState = 'open' | 'failed' | 'closing' | 'closed';
 
 /**
  * Eight tables for slicing-by-8: table k maps a byte to its CRC contribution
- * k bytes further on, so the loop folds 8 bytes per step (about 5x faster in
- * V8 than a byte at a time; a commit's CRC is on its critical path).
+ * k bytes further on, so the loop folds 8 bytes per step (a commit's CRC is
+ * on its critical path).  They are Int32Arrays held in module constants:
+ * entries stay small integers in V8 (a Uint32Array's entries above 2^31
+ * become heap numbers) and no call unpacks them; that halved the CPU time
+ * of an 8 KiB record's CRC (about 12 to 6 µs on this project's machine).
  */
-const CRC_TABLES = (() => {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+const [CRC_T0, CRC_T1, CRC_T2, CRC_T3, CRC_T4, CRC_T5, CRC_T6, CRC_T7] = (() => {
+  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    tables[0][n] = c >>> 0;
+    tables[0][n] = c;
   }
   for (let k = 1; k < 8; k++) {
     for (let n = 0; n < 256; n++) tables[k][n] = (tables[k - 1][n] >>> 8) ^ tables[0][tables[k - 1][n] & 0xff];
@@ -146,23 +160,23 @@ const CRC_TABLES = (() => {
 
 /** CRC32C of `bytes`, continuing from `crc` (0 to start). */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
-  let c = ~crc >>> 0;
+  let c = ~crc | 0;
   let i = 0;
-  const fast = bytes.length - (bytes.length % 8);
+  const length = bytes.length;
+  const fast = length - (length & 7);
   for (; i < fast; i += 8) {
     c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
     c =
-      t7[c & 0xff] ^
-      t6[(c >>> 8) & 0xff] ^
-      t5[(c >>> 16) & 0xff] ^
-      t4[c >>> 24] ^
-      t3[bytes[i + 4]] ^
-      t2[bytes[i + 5]] ^
-      t1[bytes[i + 6]] ^
-      t0[bytes[i + 7]];
+      CRC_T7[c & 0xff] ^
+      CRC_T6[(c >>> 8) & 0xff] ^
+      CRC_T5[(c >>> 16) & 0xff] ^
+      CRC_T4[c >>> 24] ^
+      CRC_T3[bytes[i + 4]] ^
+      CRC_T2[bytes[i + 5]] ^
+      CRC_T1[bytes[i + 6]] ^
+      CRC_T0[bytes[i + 7]];
   }
-  for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  for (; i < length; i++) c = CRC_T0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
 
@@ -203,16 +217,31 @@ function listSegments(dir: string): number[] {
     .sort((a, b) => a - b);
 }
 
-/** Writes a record header into `target` at `at`; the CRC covers header bytes 4..24 and the payload. */
-function writeHeader(target: Buffer, at: number, kind: number, length: number, epoch: number, lsn: number, payload: Uint8Array | null): void {
+/**
+ * Writes a record header into `target` at `at`.  A data record's payload is
+ * already in place after it: the CRC covers header bytes 4..24 and, for a
+ * data record, the payload, in one pass over contiguous bytes.
+ */
+function writeHeader(target: Buffer, at: number, kind: number, length: number, epoch: number, lsn: number): void {
   target.writeUInt32LE(length, at + 4);
   target.writeUInt32LE(kind, at + 8);
   target.writeUInt32LE(epoch, at + 12);
   target.writeUInt32LE(lsn % 0x1_0000_0000, at + 16);
   target.writeUInt32LE(Math.floor(lsn / 0x1_0000_0000), at + 20);
-  let crc = crc32c(target.subarray(at + 4, at + WAL_RECORD_HEADER_SIZE));
-  if (payload !== null) crc = crc32c(payload, crc);
-  target.writeUInt32LE(crc, at);
+  const covered = WAL_RECORD_HEADER_SIZE + (kind === KIND_RECORD ? length : 0);
+  target.writeUInt32LE(crc32c(target.subarray(at + 4, at + covered)), at);
+}
+
+/**
+ * Where a record of `length` payload bytes starts when the log ends at
+ * `tail`.  Records never span segments: when it does not fit in what is
+ * left of the segment, it starts the next one, and a pad record at
+ * `headerPosition(tail)` says so (reading continues in the next segment).
+ */
+function placeRecord(tail: number, length: number, layout: Layout): number {
+  const at = headerPosition(tail, layout);
+  const left = layout.segmentSize - (at % layout.segmentSize);
+  return left < WAL_RECORD_HEADER_SIZE + length ? at + left : at;
 }
 
 function checkLayout(options: { segmentSize?: number; blockSize?: number }, direct: boolean): Layout {
@@ -373,20 +402,20 @@ export function readWal(aio: Aio, dir: string, options?: WalReadOptions): WalRea
 // Writing.
 // -------------------------------------------------------------------------
 
-/** A record appended and not yet sealed into a group. */
-interface PendingRecord {
-  at: number;
-  /** The payload, or null for a pad record of `padLength` bytes after its header. */
-  payload: Uint8Array | null;
-  padLength: number;
-}
-
 /** A sealed group: its bytes, from a block boundary to the next. */
 interface Group {
   start: number;
   end: number;
   state: 'writing' | 'done' | 'failed';
   done: Promise<void>;
+  /** The arena its bytes were cut from: in use (not reused) until the group's writes settled. */
+  arena: Arena;
+}
+
+/** Append memory (see ARENA_SIZE) and the number of groups cut from it whose writes have not settled. */
+interface Arena {
+  bytes: Buffer;
+  writers: number;
 }
 
 interface FlushWaiter {
@@ -396,6 +425,20 @@ interface FlushWaiter {
 }
 
 const WAL_OPTION_KEYS = ['segmentSize', 'blockSize', 'durability', 'maxFlushes', 'from'] as const;
+
+/**
+ * Bytes of an append arena.  Appends copy each record once, straight into
+ * the arena, where its header and CRC are written too; sealing a group cuts
+ * the group's bytes from the arena without a copy.  Arena memory comes from
+ * allocAligned: it is never detached, so the methods hand it to the kernel
+ * as it is (other memory goes through a bounce buffer: another copy), and
+ * it is aligned for direct I/O.  A full arena is replaced by the spare one
+ * (the previous arena, once its groups are written) or a new one: reusing
+ * it avoids allocating and collecting a megabyte of WebAssembly memory every
+ * few hundred commits.
+ */
+const ARENA_SIZE = 1 << 20;
+const RESOLVED = Promise.resolve();
 
 /** Counters for tests and benchmarks. */
 export interface WalStats {
@@ -432,7 +475,11 @@ export class WalWriter {
   /** The end of the last sealed group: a block boundary. */
   #sealed: number;
   #durable: number;
-  #pending: PendingRecord[] = [];
+  /** The arena the unsealed records are in (see ARENA_SIZE), and where in it the unsealed group starts (LSN `#sealed`). */
+  #arena: Arena = { bytes: allocAligned(0, DIRECT_ALIGNMENT), writers: 0 };
+  #arenaOffset = 0;
+  /** A default-size arena no group uses any more, zero-filled again when it becomes the arena. */
+  #spareArena: Arena | null = null;
   /** Groups in flight and completed ones not yet passed by the durable prefix, in LSN order. */
   #groups: Group[] = [];
   #inFlight = 0;
@@ -443,8 +490,20 @@ export class WalWriter {
   readonly #files = new Map<number, AioFile>();
   /** Segment files before the recycle point, oldest first: renamed into future segments instead of creating new ones. */
   readonly #recyclable: number[] = [];
-  /** The highest segment index known to exist, pre-allocated. */
+  /** recycleBefore() has considered every segment below this index already. */
+  #recycleFloor = 0;
+  /** The highest segment index known to exist at full size, with its directory entry durable. */
   #highestSegment: number;
+  /** The highest segment index whose preparation was started. */
+  #requestedSegment: number;
+  /**
+   * Segment preparations (creating or recycling files), one after the other
+   * on node:fs's asynchronous calls: they run ahead of the writes, off the
+   * JavaScript thread, so a commit never waits for a file to be created
+   * unless the log outruns its preparation.  A group that needs a segment
+   * waits for this chain; a failed preparation fails that group.
+   */
+  #preparing: Promise<void> = Promise.resolve();
   readonly stats: WalStats = { groups: 0, writes: 0, retries: 0, syncs: 0, maxInFlight: 0, segmentsCreated: 0, segmentsRecycled: 0 };
 
   private constructor(aio: Aio, dir: string, layout: Layout, durability: WalDurability, maxFlushes: number, start: number, epoch: number, highest: number) {
@@ -460,6 +519,7 @@ export class WalWriter {
     this.#durable = start;
     this.#epoch = epoch;
     this.#highestSegment = highest;
+    this.#requestedSegment = highest;
   }
 
   /**
@@ -472,7 +532,21 @@ export class WalWriter {
   static async open(aio: Aio, dir: string, options?: WalOptions): Promise<WalWriter> {
     const opts = checkOptions<WalOptions>(options, 'options', WAL_OPTION_KEYS);
     if (typeof dir !== 'string' || dir === '') throw new AioUsageError('AIO_ERR_INVALID_TYPE', `dir must be a directory path, got ${describeValue(dir)}`);
-    const durability = opts.durability ?? walDefaultDurability(aio.methodName);
+    if (opts.durability !== undefined) return WalWriter.#open(aio, dir, opts, opts.durability);
+    const preferred = walDefaultDurability(aio.methodName);
+    const direct = aio.capabilities.direct && (opts.blockSize ?? WAL_DEFAULT_BLOCK_SIZE) % DIRECT_ALIGNMENT === 0;
+    if (preferred === 'direct-dsync' && direct) {
+      try {
+        return await WalWriter.#open(aio, dir, opts, preferred);
+      } catch (error) {
+        // A file system without O_DIRECT: the log (nothing was written to it) opens again in the buffered mode.
+        if (!(error instanceof AioIoError && error.code === 'EINVAL')) throw error;
+      }
+    }
+    return WalWriter.#open(aio, dir, opts, bufferedDefault(aio.methodName));
+  }
+
+  static async #open(aio: Aio, dir: string, opts: WalOptions, durability: WalDurability): Promise<WalWriter> {
     if (!WAL_DURABILITY_MODES.includes(durability)) {
       throw new AioUsageError('AIO_ERR_INVALID_OPTION', `options.durability must be one of ${WAL_DURABILITY_MODES.join(', ')}, got ${describeValue(durability)}`);
     }
@@ -535,25 +609,28 @@ export class WalWriter {
     if (!Array.isArray(list)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `records must be a buffer or an array of buffers, got ${describeValue(records)}`);
     }
-    const limit = this.#layout.segmentSize - this.#layout.blockSize;
-    const payloads = list.map((record, i) => {
-      const view = checkBuffer(record, `records[${i}]`);
+    const layout = this.#layout;
+    const limit = layout.segmentSize - layout.blockSize;
+    // Every record is checked, and its place computed, before any is copied: a refused call appends nothing.
+    let end = this.#tail;
+    for (let i = 0; i < list.length; i++) {
+      const view = checkBuffer(list[i], `records[${i}]`);
       if (WAL_RECORD_HEADER_SIZE + view.byteLength > limit) {
         throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `records[${i}] has ${view.byteLength} bytes; a record holds at most ${limit - WAL_RECORD_HEADER_SIZE} (a segment less one block)`);
       }
-      return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
-    });
-    for (const payload of payloads) {
-      let at = headerPosition(this.#tail, this.#layout);
-      // Records never span segments: one that does not fit starts the next segment.
-      // A pad record says so, so that reading continues in the next segment.
-      const left = this.#segmentLeft(at);
-      if (left < WAL_RECORD_HEADER_SIZE + payload.byteLength) {
-        this.#pending.push({ at, payload: null, padLength: left - WAL_RECORD_HEADER_SIZE });
-        at += left;
-      }
-      this.#pending.push({ at, payload, padLength: 0 });
-      this.#tail = at + alignUp(WAL_RECORD_HEADER_SIZE + payload.byteLength, RECORD_ALIGN);
+      end = placeRecord(end, view.byteLength, layout) + alignUp(WAL_RECORD_HEADER_SIZE + view.byteLength, RECORD_ALIGN);
+    }
+    this.#reserveArena(alignUp(end, layout.blockSize) - this.#sealed);
+    const arena = this.#arena.bytes;
+    const base = this.#arenaOffset - this.#sealed;
+    for (const view of list as readonly ArrayBufferView[]) {
+      const length = view.byteLength;
+      const padAt = headerPosition(this.#tail, layout);
+      const at = placeRecord(this.#tail, length, layout);
+      if (at !== padAt) writeHeader(arena, base + padAt, KIND_PAD, at - padAt - WAL_RECORD_HEADER_SIZE, this.#epoch, padAt);
+      arena.set(new Uint8Array(view.buffer, view.byteOffset, length), base + at + WAL_RECORD_HEADER_SIZE);
+      writeHeader(arena, base + at, KIND_RECORD, length, this.#epoch, at);
+      this.#tail = at + alignUp(WAL_RECORD_HEADER_SIZE + length, RECORD_ALIGN);
     }
     return this.#tail;
   }
@@ -592,12 +669,15 @@ export class WalWriter {
       throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `lsn ${target} is beyond the durable end of the log (${this.#durable}): only durable segments can be recycled`);
     }
     const below = Math.floor(target / this.#layout.segmentSize);
+    if (below <= this.#recycleFloor) return 0;
+    // Segments below the floor were taken before (some may be being renamed right now): only the new range counts.
     let added = 0;
     for (const index of listSegments(this.dir)) {
-      if (index >= below || this.#recyclable.includes(index)) continue;
+      if (index < this.#recycleFloor || index >= below) continue;
       this.#recyclable.push(index);
       added++;
     }
+    this.#recycleFloor = below;
     this.#recyclable.sort((a, b) => a - b);
     return added;
   }
@@ -618,6 +698,8 @@ export class WalWriter {
     }
     this.#state = 'closing';
     await Promise.all(this.#groups.map((group) => group.done));
+    // A preparation running ahead holds node:fs file handles: it finishes before the log is closed.
+    await this.#preparing.catch(() => undefined);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new AioUsageError('AIO_ERR_CLOSED', `the WAL was closed before lsn ${waiter.lsn} was flushed`));
     const files = [...this.#files.values()];
     this.#files.clear();
@@ -634,6 +716,34 @@ export class WalWriter {
 
   #segmentLeft(at: number): number {
     return this.#layout.segmentSize - (at % this.#layout.segmentSize);
+  }
+
+  /**
+   * Makes room in the arena for `bytes` of the unsealed group (padding to
+   * its last block included).  A full arena is replaced by a fresh one
+   * (zero-filled: padding needs no writes); the unsealed bytes move along,
+   * and sealed groups keep the old one alive until their writes complete.
+   */
+  #reserveArena(bytes: number): void {
+    const old = this.#arena;
+    if (this.#arenaOffset + bytes <= old.bytes.length) return;
+    const size = Math.max(ARENA_SIZE, alignUp(bytes * 2, DIRECT_ALIGNMENT));
+    let arena = this.#spareArena;
+    if (arena !== null && arena.bytes.length >= size) {
+      this.#spareArena = null;
+      arena.bytes.fill(0);
+    } else {
+      arena = { bytes: allocAligned(size, DIRECT_ALIGNMENT), writers: 0 };
+    }
+    arena.bytes.set(old.bytes.subarray(this.#arenaOffset, this.#arenaOffset + (this.#tail - this.#sealed)));
+    this.#arena = arena;
+    this.#arenaOffset = 0;
+    this.#releaseArena(old);
+  }
+
+  /** Keeps an arena as the spare once it is neither the arena appends go to nor under a write in flight. */
+  #releaseArena(arena: Arena): void {
+    if (arena.writers === 0 && arena !== this.#arena && arena.bytes.length === ARENA_SIZE) this.#spareArena = arena;
   }
 
   #waitDurable(target: number): Promise<void> {
@@ -654,37 +764,30 @@ export class WalWriter {
    * this is where group commit happens.
    */
   #kick(): void {
-    if (this.#failure !== null || this.#pending.length === 0 || this.#inFlight >= this.maxFlushes) return;
+    if (this.#failure !== null || this.#tail === this.#sealed || this.#inFlight >= this.maxFlushes) return;
     const last = this.#waiters[this.#waiters.length - 1];
     if (last === undefined || last.lsn <= this.#sealed) return;
     this.#startGroup(this.#seal());
   }
 
-  /** Builds the next group's bytes: the pending records, then padding to the next block boundary. */
-  #seal(): { start: number; end: number; bytes: Buffer } {
+  /** Cuts the next group from the arena: the unsealed records, then padding to the next block boundary. */
+  #seal(): { start: number; end: number; bytes: Buffer; arena: Arena } {
     const start = this.#sealed;
     const end = alignUp(this.#tail, this.#layout.blockSize);
-    const padAt = end - this.#tail >= WAL_RECORD_HEADER_SIZE ? this.#tail : -1;
-    const bytes = this.durability === 'direct-dsync' ? allocAligned(end - start, DIRECT_ALIGNMENT) : Buffer.alloc(end - start);
-    for (const record of this.#pending) {
-      const at = record.at - start;
-      if (record.payload === null) {
-        writeHeader(bytes, at, KIND_PAD, record.padLength, this.#epoch, record.at, null);
-        continue;
-      }
-      writeHeader(bytes, at, KIND_RECORD, record.payload.byteLength, this.#epoch, record.at, record.payload);
-      bytes.set(record.payload, at + WAL_RECORD_HEADER_SIZE);
-    }
+    const base = this.#arenaOffset - start;
     // The pad record says "the group ends here"; without it the zeroes after the last record end the log.
-    if (padAt >= 0) writeHeader(bytes, padAt - start, KIND_PAD, end - padAt - WAL_RECORD_HEADER_SIZE, this.#epoch, padAt, null);
-    this.#pending = [];
+    const arena = this.#arena;
+    if (end - this.#tail >= WAL_RECORD_HEADER_SIZE) writeHeader(arena.bytes, base + this.#tail, KIND_PAD, end - this.#tail - WAL_RECORD_HEADER_SIZE, this.#epoch, this.#tail);
+    const bytes = arena.bytes.subarray(this.#arenaOffset, base + end);
+    arena.writers++;
+    this.#arenaOffset = base + end;
     this.#tail = end;
     this.#sealed = end;
-    return { start, end, bytes };
+    return { start, end, bytes, arena };
   }
 
-  #startGroup(sealed: { start: number; end: number; bytes: Buffer }): void {
-    const group: Group = { start: sealed.start, end: sealed.end, state: 'writing', done: Promise.resolve() };
+  #startGroup(sealed: { start: number; end: number; bytes: Buffer; arena: Arena }): void {
+    const group: Group = { start: sealed.start, end: sealed.end, state: 'writing', done: RESOLVED, arena: sealed.arena };
     this.#groups.push(group);
     this.#inFlight++;
     this.stats.groups++;
@@ -697,13 +800,23 @@ export class WalWriter {
 
   /** Writes a group's bytes (one write per segment touched) and makes them durable. */
   async #writeGroup(start: number, bytes: Buffer): Promise<void> {
+    const segmentSize = this.#layout.segmentSize;
+    const first = Math.floor(start / segmentSize);
+    if (first === Math.floor((start + bytes.length - 1) / segmentSize)) {
+      // The usual case: one segment, one write, one sync at most.
+      const file = await this.#writeFully(await this.#segmentFile(first), bytes, start % segmentSize);
+      if (this.durability === 'fdatasync') {
+        this.stats.syncs++;
+        await file.datasync();
+      }
+      return;
+    }
     const pieces: Promise<AioFile>[] = [];
-    let at = 0;
-    while (at < bytes.length) {
+    for (let at = 0; at < bytes.length; ) {
       const position = start + at;
       const length = Math.min(bytes.length - at, this.#segmentLeft(position));
-      const file = this.#segmentFile(Math.floor(position / this.#layout.segmentSize));
-      pieces.push(this.#writeFully(file, bytes.subarray(at, at + length), position % this.#layout.segmentSize));
+      const piece = bytes.subarray(at, at + length);
+      pieces.push(Promise.resolve(this.#segmentFile(Math.floor(position / segmentSize))).then((file) => this.#writeFully(file, piece, position % segmentSize)));
       at += length;
     }
     const files = await Promise.all(pieces);
@@ -743,6 +856,8 @@ export class WalWriter {
   /** Called once per group when its IO settled: advances the durable prefix and answers flushes. */
   #finish(group: Group, error: unknown): void {
     this.#inFlight--;
+    group.arena.writers--;
+    this.#releaseArena(group.arena);
     if (error === null) {
       group.state = 'done';
     } else {
@@ -783,11 +898,22 @@ export class WalWriter {
     }
   }
 
-  /** The open segment file `index`, prepared (and the one after it pre-allocated) on first use. */
-  #segmentFile(index: number): AioFile {
+  /**
+   * The open segment file `index`, or a promise of it when the segment is
+   * not prepared yet.  Opening a segment starts the preparation of the next
+   * one, so crossing into it finds the file ready.
+   */
+  #segmentFile(index: number): AioFile | Promise<AioFile> {
     const open = this.#files.get(index);
     if (open !== undefined) return open;
-    this.#prepareSegment(index);
+    const ready = this.#segmentReady(index);
+    return ready === null ? this.#openSegment(index) : ready.then(() => this.#openSegment(index));
+  }
+
+  #openSegment(index: number): AioFile {
+    // Two groups may have waited for the same segment: the first opens it.
+    const open = this.#files.get(index);
+    if (open !== undefined) return open;
     const file = this.#aio.open(path.join(this.dir, segmentName(index)), {
       read: true,
       write: true,
@@ -795,37 +921,49 @@ export class WalWriter {
       direct: this.durability === 'direct-dsync',
     });
     this.#files.set(index, file);
-    // The next segment is made ready now, so crossing into it does not wait for a file to be created.
-    this.#prepareSegment(index + 1);
+    void this.#segmentReady(index + 1);
     return file;
   }
 
+  /** Null when segment `index` is ready; otherwise its preparation, started now if it was not asked for before. */
+  #segmentReady(index: number): Promise<void> | null {
+    if (index <= this.#highestSegment) return null;
+    if (index > this.#requestedSegment) {
+      const from = this.#requestedSegment + 1;
+      this.#requestedSegment = index;
+      this.#preparing = this.#preparing.then(() => this.#prepareSegments(from, index));
+      // The group that needs the segment sees a failure; a preparation ahead of need has no one else to tell.
+      this.#preparing.catch(() => undefined);
+    }
+    return this.#preparing;
+  }
+
   /**
-   * Makes segment `index` exist at its full size: renamed from a
-   * recyclable old segment, or created zero-filled (so appends overwrite
-   * allocated blocks and need no metadata journal commit per write).
-   * Synchronous: node:fs, on the JavaScript thread.
+   * Makes segments `from`..`to` exist at their full size: each renamed
+   * from a recyclable old segment, or created zero-filled (so appends
+   * overwrite allocated blocks and need no metadata journal commit per
+   * write); then the directory entries are made durable, and only then are
+   * the segments ready for writes.
    */
-  #prepareSegment(index: number): void {
-    if (index <= this.#highestSegment) return;
-    for (let next = this.#highestSegment + 1; next <= index; next++) {
+  async #prepareSegments(from: number, to: number): Promise<void> {
+    for (let next = from; next <= to; next++) {
       const target = path.join(this.dir, segmentName(next));
       const old = this.#recyclable.shift();
       if (old !== undefined) {
         const file = this.#files.get(old);
         if (file !== undefined) {
           this.#files.delete(old);
-          void file.close().catch(() => undefined);
+          await file.close().catch(() => undefined);
         }
-        fs.renameSync(path.join(this.dir, segmentName(old)), target);
+        await fs.promises.rename(path.join(this.dir, segmentName(old)), target);
         this.stats.segmentsRecycled++;
       } else {
-        createZeroFilled(target, this.#layout.segmentSize);
+        await createZeroFilled(target, this.#layout.segmentSize);
         this.stats.segmentsCreated++;
       }
-      this.#highestSegment = next;
     }
-    syncDirectory(this.dir);
+    await syncDirectory(this.dir);
+    this.#highestSegment = to;
   }
 
   /**
@@ -840,7 +978,7 @@ export class WalWriter {
     const blockStart = at - (at % layout.blockSize);
     const blockEnd = alignUp(at + WAL_RECORD_HEADER_SIZE, layout.blockSize);
     const block = this.durability === 'direct-dsync' ? allocAligned(blockEnd - blockStart, DIRECT_ALIGNMENT) : Buffer.alloc(blockEnd - blockStart);
-    const file = this.#segmentFile(Math.floor(blockStart / layout.segmentSize));
+    const file = await this.#segmentFile(Math.floor(blockStart / layout.segmentSize));
     const offset = blockStart % layout.segmentSize;
     // The valid records before `end` in this block are rewritten as they are
     // (the whole block is read: a direct file reads whole blocks only).
@@ -850,7 +988,7 @@ export class WalWriter {
       block.fill(0, at - blockStart);
     }
     const padLength = blockEnd - at - WAL_RECORD_HEADER_SIZE;
-    writeHeader(block, at - blockStart, KIND_RESTART, padLength, this.#epoch, at, null);
+    writeHeader(block, at - blockStart, KIND_RESTART, padLength, this.#epoch, at);
     await this.#writeFully(file, block, offset);
     if (this.durability === 'fdatasync') await file.datasync();
     this.#tail = blockEnd;
@@ -860,17 +998,17 @@ export class WalWriter {
 }
 
 /** Creates `target` with `size` zero bytes, durably: written under a temporary name, synced, renamed. */
-function createZeroFilled(target: string, size: number): void {
+async function createZeroFilled(target: string, size: number): Promise<void> {
   const temporary = `${target}.tmp`;
-  const fd = fs.openSync(temporary, 'w');
+  const handle = await fs.promises.open(temporary, 'w');
   try {
     const zeroes = Buffer.alloc(Math.min(size, 1 << 20));
-    for (let at = 0; at < size; at += zeroes.length) fs.writeSync(fd, zeroes, 0, Math.min(zeroes.length, size - at), at);
-    fs.fdatasyncSync(fd);
+    for (let at = 0; at < size; at += zeroes.length) await handle.write(zeroes, 0, Math.min(zeroes.length, size - at), at);
+    await handle.datasync();
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
-  fs.renameSync(temporary, target);
+  await fs.promises.rename(temporary, target);
 }
 
 /**
@@ -879,12 +1017,12 @@ function createZeroFilled(target: string, size: number): void {
  * EPERM): NTFS journals the entries of a create or rename itself, so there
  * is nothing to do, as PostgreSQL's fsync_fname does there.
  */
-function syncDirectory(dir: string): void {
+async function syncDirectory(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
-  const fd = fs.openSync(dir, 'r');
+  const handle = await fs.promises.open(dir, 'r');
   try {
-    fs.fsyncSync(fd);
+    await handle.sync();
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
 }

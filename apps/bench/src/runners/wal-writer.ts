@@ -18,6 +18,7 @@ interface WalWriterView {
   readonly durability: string;
   readonly durableLsn: number;
   readonly segmentSize: number;
+  readonly stats: { readonly segmentsRecycled: number };
   append(record: Buffer): number;
   flush(lsn: number): Promise<void>;
   recycleBefore(lsn: number): number;
@@ -36,8 +37,9 @@ const WAL_RECORD_HEADER = 24;
  * as one op of --bs bytes, so the rows compare with the baselines' O_DSYNC
  * writes of --bs.  Like a checkpointer, the loop lets segments before the
  * durable LSN be recycled, so the log reuses its pre-allocated files instead
- * of creating new ones while timed.  The durability mode is the method's
- * default unless AIO_BENCH_WAL_DURABILITY names one.
+ * of creating new ones while timed, and before anything is timed the log is
+ * brought to that steady state (see primeSegments).  The durability mode is
+ * the method's default unless AIO_BENCH_WAL_DURABILITY names one.
  */
 export async function openWithWalWriter(WalWriter: WalWriterClassView | undefined, aio: AioContextView, method: string, config: CaseConfig, workload: WorkloadDefinition): Promise<OpenMethod> {
   // One directory per method: every method is opened before the runs, which alternate between them.
@@ -50,7 +52,13 @@ export async function openWithWalWriter(WalWriter: WalWriterClassView | undefine
     fs.rmSync(dir, { recursive: true, force: true });
     const durability = process.env.AIO_BENCH_WAL_DURABILITY;
     const maxFlushes = Math.min(config.qd, Number(process.env.AIO_BENCH_WAL_MAX_FLUSHES ?? config.qd) || config.qd);
-    wal = await WalWriter.open(aio, dir, { maxFlushes, ...(durability ? { durability } : {}) });
+    const opened = await WalWriter.open(aio, dir, { maxFlushes, ...(durability ? { durability } : {}) });
+    wal = opened;
+    await primeSegments(opened).catch(async (error: unknown) => {
+      // The log closes first: it waits for the segment it is preparing in the background.
+      await opened.close().catch(() => undefined);
+      throw error;
+    });
   } catch (error) {
     await aio.close();
     throw error;
@@ -64,6 +72,22 @@ export async function openWithWalWriter(WalWriter: WalWriterClassView | undefine
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes through the log with large records, recycling as it goes, until a
+ * recycled segment is in use: from then on every segment the timed commits
+ * cross into is an old one renamed, as the baselines write over an existing,
+ * fully allocated file (a database's log is in this state after its first
+ * checkpoints).  Without it, the first timed run would also zero-fill new
+ * segments, and measure that.
+ */
+async function primeSegments(wal: WalWriterView): Promise<void> {
+  const record = Buffer.alloc(Math.min(1024 * 1024, wal.segmentSize / 4) - WAL_RECORD_HEADER, 0);
+  while (wal.stats.segmentsRecycled === 0) {
+    await wal.flush(wal.append(record));
+    wal.recycleBefore(wal.durableLsn);
+  }
 }
 
 async function measureWalCommits(wal: WalWriterView, record: Buffer, config: CaseConfig, workload: WorkloadDefinition, phase: Phase): Promise<RunMeasurement> {
