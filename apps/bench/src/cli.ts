@@ -14,8 +14,9 @@ import { unmeasuredRow, type BenchRow } from './result.js';
 import { discoverAio } from './runners/aio.js';
 import { planMethods } from './runners/registry.js';
 import { suiteCases } from './suite.js';
-import { prepareBenchFile, type BenchFile } from './target-file.js';
+import { defaultFilePath, prepareBenchFile, type BenchFile } from './target-file.js';
 import type { CaseConfig } from './workloads/index.js';
+import { setUpZram, zramRefusal, type ZramMount } from './zram.js';
 
 /** Exit statuses: 0 all measured or skipped, 1 some method failed, 2 bad command line or setup. */
 const EXIT_FAILED_METHOD = 1;
@@ -45,6 +46,8 @@ interface Plan {
   options: BenchOptions;
   file: BenchFile;
   cases: CaseConfig[];
+  /** The zram device of `--zram`, torn down when the command ends. */
+  zram: ZramMount | null;
 }
 
 /** Parses the command line and prepares the file; returns null after printing help. Throws OptionError. */
@@ -57,7 +60,31 @@ function prepare(argv: readonly string[]): Plan | null {
   const file = prepareBenchFile({ file: resolveUserPath(options.file), size: options.size, defaultSize: DEFAULT_SIZE }, log);
   const cases =
     options.command === 'suite' ? suiteCases(options, file) : [resolveCase(options, options.workload ?? 'randread', file)];
-  return { options, file, cases };
+  if (!options.zram) return { options, file, cases, zram: null };
+  const refusal = zramRefusal(process.getuid?.(), file.size);
+  if (refusal !== null) throw new OptionError(refusal);
+  const zram = setUpZram(log);
+  tearDownOnSignal(zram);
+  try {
+    const zramFile = prepareBenchFile({ file: defaultFilePath(file.size, zram.directory), size: file.size, defaultSize: DEFAULT_SIZE }, log);
+    // Each case on the disk, then the same case on zram, so the two read side by side.
+    const both = cases.flatMap((config) => [config, { ...config, file: zramFile.path, size: config.size, storage: 'zram' as const }]);
+    return { options, file, cases: both, zram };
+  } catch (error) {
+    zram.tearDown();
+    throw error;
+  }
+}
+
+/** Ctrl-C or a kill while zram is mounted: take it down before leaving. */
+function tearDownOnSignal(zram: ZramMount): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      zram.tearDown();
+      // Later listeners (the progress bar's) still run in this emit; exit after them.
+      setImmediate(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -70,10 +97,21 @@ async function main(argv: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
   if (plan === null) return 0;
-  const { options, file, cases } = plan;
+  try {
+    return await run(plan);
+  } finally {
+    plan.zram?.tearDown();
+  }
+}
+
+async function run(plan: Plan): Promise<number> {
+  const { options, file, cases, zram } = plan;
 
   const facts = collectMachineFacts(file.path, file.size, probeDirectAlignment(file.path)?.requiredAlignment ?? null);
   if (!options.json) process.stdout.write(`${formatMachineFacts(facts)}\n\n`);
+  if (!options.json && zram !== null) {
+    process.stdout.write(`zram: ${zram.device} (${zram.hotAdded ? 'hot-added' : 'unused zram0'}), ext4 on ${zram.directory}, set up by --zram and removed at exit\n\n`);
+  }
 
   const discovery = await discoverAio();
   const planned = planMethods(selectedMethods(options), options.api, discovery);

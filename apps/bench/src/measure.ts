@@ -3,14 +3,16 @@ import type { Progress } from './progress.js';
 import { summarizeRuns, unmeasuredRow, type BenchRow } from './result.js';
 import type { MethodRunner, OpenMethod, RunMeasurement } from './runners/runner.js';
 import { LatencyHistogram } from './stats.js';
+import { WARMUP_MAX_SECONDS, WARMUP_SLICE_SECONDS, roundOrder, warmupSettled } from './warmup.js';
 import { WORKLOADS, type CaseConfig } from './workloads/index.js';
 
 /*
  * How the methods are measured on one case, the same way for every method:
  * each is opened once and warmed up (untimed, with another seed so the
- * timed offsets stay unseen); then the timed runs are interleaved, run 1 of
- * every method, then run 2 of every method, and so on, with the cache state
- * set before each run.  Interleaving matters on a shared machine: a burst of
+ * timed offsets stay unseen, until its throughput settled; see warmup.ts);
+ * then the timed runs are interleaved, run 1 of every method, then run 2 of
+ * every method, and so on, each round starting one method later, with the
+ * cache state set before each run.  Interleaving matters on a shared machine: a burst of
  * load from elsewhere then hurts every method's run of that round alike
  * instead of all the runs of one method, and the medians stay comparable.
  * The figures are the medians over the runs.
@@ -42,7 +44,7 @@ export async function measureCase(
   try {
     for (const contender of contenders) await openAndWarmUp(contender, config, progress);
     for (let run = 1; run <= config.runs; run++) {
-      for (const contender of contenders) await timedRun(contender, config, run, progress, log);
+      for (const index of roundOrder(contenders.length, run)) await timedRun(contenders[index], config, run, progress, log);
     }
   } finally {
     for (const contender of contenders) await closeQuietly(contender.open, contender.runner.method, log);
@@ -69,11 +71,27 @@ async function openAndWarmUp(contender: Contender, config: CaseConfig, progress:
   }
   try {
     contender.open = await runner.open(config, WORKLOADS[config.workload]);
-    if (runner.warmsUp && config.warmupSeconds > 0) {
-      await runPhase(contender.open, config.warmupSeconds, config.seed + WARMUP_SEED_OFFSET, progress, `${labelOf(runner, config)} warm-up`);
-    }
+    if (runner.warmsUp) await warmUp(contender.open, config, progress, `${labelOf(runner, config)} warm-up`);
   } catch (error) {
     fail(contender, config, error, progress);
+  }
+}
+
+/**
+ * The untimed phase: `--warmup S` seconds if given, else slices of
+ * WARMUP_SLICE_SECONDS until their throughput settled (at most
+ * WARMUP_MAX_SECONDS).
+ */
+async function warmUp(open: OpenMethod, config: CaseConfig, progress: Progress, label: string): Promise<void> {
+  const seed = config.seed + WARMUP_SEED_OFFSET;
+  if (config.warmupSeconds !== null) {
+    if (config.warmupSeconds > 0) await runPhase(open, config.warmupSeconds, seed, progress, label);
+    return;
+  }
+  const rates: number[] = [];
+  for (let spent = 0; spent < WARMUP_MAX_SECONDS && !warmupSettled(rates); spent += WARMUP_SLICE_SECONDS) {
+    const slice = await runPhase(open, WARMUP_SLICE_SECONDS, seed + rates.length, progress, label);
+    rates.push(slice.ops / slice.elapsedSeconds);
   }
 }
 

@@ -33,6 +33,8 @@ export interface BenchOptions {
   fioJobs: number;
   /** IOs per submission when aio methods are driven through handles. */
   batch: number;
+  /** Also run every case on a file on a zram block device the bench sets up (root only; see zram.ts). */
+  zram: boolean;
 }
 
 /**
@@ -46,6 +48,13 @@ export const DEFAULT_BATCH = 8;
 export const DEFAULT_SIZE = 1024 ** 3;
 export const DEFAULT_SECONDS = 5;
 export const DEFAULT_SEED = 1;
+/**
+ * Interleaved rounds per method; the figures are their medians.  One run
+ * on this shared virtual machine could land on a burst of someone else's
+ * load (direct-I/O ratios moved between 0.6 and 1.2 from one round to the
+ * next); the median of three does not.
+ */
+export const DEFAULT_RUNS = 3;
 /** The suite runs five cases on about six methods each; one second per run keeps it near a minute. */
 export const SUITE_SECONDS = 1;
 const MAX_QD = 1024;
@@ -70,6 +79,7 @@ const OPTION_SPEC = {
   seed: { type: 'string' },
   'fio-jobs': { type: 'string' },
   batch: { type: 'string' },
+  zram: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -93,14 +103,18 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     size: values.size === undefined ? undefined : parseByteSize('size', values.size),
     seconds: values.seconds === undefined ? defaultSeconds(command) : parseSeconds('seconds', values.seconds, false),
     warmup: values.warmup === undefined ? undefined : parseSeconds('warmup', values.warmup, true),
-    runs: values.runs === undefined ? 1 : parseInteger('runs', values.runs, 1, 100),
+    runs: values.runs === undefined ? DEFAULT_RUNS : parseInteger('runs', values.runs, 1, 100),
     file: values.file,
     json: values.json ?? false,
     chart: values.chart,
     seed: values.seed === undefined ? DEFAULT_SEED : parseInteger('seed', values.seed, 0, Number.MAX_SAFE_INTEGER),
     fioJobs: values['fio-jobs'] === undefined ? 1 : parseInteger('fio-jobs', values['fio-jobs'], 1, 64),
     batch: values.batch === undefined ? DEFAULT_BATCH : parseInteger('batch', values.batch, 1, 32),
+    zram: values.zram ?? false,
   };
+  if (options.zram && options.file !== undefined) {
+    throw new OptionError('--zram puts the test file on the zram device it sets up; it cannot be combined with --file');
+  }
   if (options.command === 'suite') rejectCaseOptions(values);
   validateSizes(options);
   return options;
@@ -117,11 +131,12 @@ function defaultOptions(): BenchOptions {
     direct: false,
     cache: 'hot',
     seconds: DEFAULT_SECONDS,
-    runs: 1,
+    runs: DEFAULT_RUNS,
     json: false,
     seed: DEFAULT_SEED,
     fioJobs: 1,
     batch: DEFAULT_BATCH,
+    zram: false,
   };
 }
 
@@ -254,13 +269,14 @@ export function resolveCase(
     direct: overrides.direct ?? options.direct,
     cache: overrides.cache ?? options.cache,
     seconds: options.seconds,
-    // A short untimed phase so that the JIT, the file descriptors and the rings are warm before timing.
-    warmupSeconds: options.warmup ?? Math.min(1, options.seconds * 0.2),
+    // Untimed until the JIT, the file descriptors and the rings are warm (warmup.ts), unless --warmup says how long.
+    warmupSeconds: options.warmup ?? null,
     runs: options.runs,
     seed: options.seed,
     fioJobs: options.fioJobs,
     batch: options.batch,
     api: options.api,
+    storage: 'disk',
   };
 }
 
@@ -284,13 +300,19 @@ Options:
   --cache hot|cold    page-cache state set before each run (default hot)
   --size SIZE         bytes of the test file to use (default 1g; at least 1m)
   --seconds S         timed seconds per run (default ${DEFAULT_SECONDS}; ${SUITE_SECONDS} in the suite)
-  --warmup S          untimed seconds before the runs (default 20% of --seconds, at most 1)
-  --runs N            runs per method; figures are the median (default 1)
+  --warmup S          untimed seconds before the runs (default: 0.25 s slices until their
+                      throughput agrees within 6%, at most 4 s per method and case)
+  --runs N            interleaved runs per method; figures are the median (default ${DEFAULT_RUNS})
   --file PATH         test file (default: created once under the OS temp dir, on a real disk);
                       write workloads overwrite its contents
   --seed N            seed of the offsets sequence shared by every method (default ${DEFAULT_SEED})
   --fio-jobs N        jobs (threads) per fio baseline (default 1)
   --batch N           IOs per submission in the handle API, 1-32 (default ${DEFAULT_BATCH})
+  --zram              ROOT ONLY, changes the machine while it runs: also run every case on a
+                      3 GiB zram device (/dev/zram0, or one hot-added), formatted ext4 and
+                      mounted on a temp dir, a stable CPU-bound block device for the software
+                      path; the table shows disk and zram cases; all of it is torn down at the
+                      end, on error and on Ctrl-C
   --json              one JSON object per result line on stdout
   --chart FILE.svg    also write an SVG bar chart of the results
   -h, --help          this text

@@ -19,6 +19,8 @@ interface RowBase {
   jobs: number;
   /** Rows with the same case id ran the same case; ratios are taken within a case. */
   caseId: string;
+  /** Where the file lived: the disk, or the zram device of `--zram`. */
+  storage: 'disk' | 'zram';
 }
 
 /** The figures of one method on one case: medians over its runs. */
@@ -43,7 +45,8 @@ export type BenchRow = MeasuredRow | UnmeasuredRow;
 /** Identifies a case: what the user asked for, before any method lowers the depth it can do. */
 export function caseIdOf(config: CaseConfig): string {
   const io = config.direct ? 'direct' : 'buffered';
-  return `${config.workload} bs=${config.bs} qd=${config.qd} ${io} ${config.cache} ${config.seconds}s×${config.runs}`;
+  const storage = config.storage === 'zram' ? ' zram' : '';
+  return `${config.workload} bs=${config.bs} qd=${config.qd} ${io} ${config.cache} ${config.seconds}s×${config.runs}${storage}`;
 }
 
 function rowBase(runner: Pick<MethodRunner, 'method' | 'api'>, config: CaseConfig, qd: number, jobs: number): RowBase {
@@ -60,6 +63,7 @@ function rowBase(runner: Pick<MethodRunner, 'method' | 'api'>, config: CaseConfi
     runs: config.runs,
     jobs,
     caseId: caseIdOf(config),
+    storage: config.storage,
   };
 }
 

@@ -84,7 +84,8 @@ function bucketIndex(value: number): number {
   if (value < SUB_BUCKETS) return value;
   const exponent = 31 - Math.clz32(value);
   const shift = exponent - SUB_BUCKET_BITS;
-  const mantissa = Math.floor(value / 2 ** shift) - SUB_BUCKETS;
+  // value < 2^32, so an unsigned shift divides exactly (no Math.pow on the hot path).
+  const mantissa = (value >>> shift) - SUB_BUCKETS;
   return SUB_BUCKETS + shift * SUB_BUCKETS + mantissa;
 }
 

@@ -16,6 +16,7 @@ export function measuredRow(overrides: Partial<MeasuredRow> = {}): MeasuredRow {
     runs: 1,
     jobs: 1,
     caseId: 'randread bs=4096 qd=32 buffered hot 3s×1',
+    storage: 'disk',
     opsPerSec: 100_000,
     mibPerSec: 390.625,
     p50Us: 250.123,

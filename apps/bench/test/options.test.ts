@@ -48,13 +48,14 @@ describe('parseOptions', () => {
       seed: 99,
       fioJobs: 4,
       batch: 16,
+      zram: false,
     });
   });
 
   it('leaves the methods to the command and uses the documented defaults', () => {
     const options = parseOptions(['seqread']);
     expect(options).toMatchObject({ command: 'run', workload: 'seqread', api: 'handle', direct: false, cache: 'hot' });
-    expect(options).toMatchObject({ seconds: 5, runs: 1, seed: 1, fioJobs: 1, batch: 8, json: false });
+    expect(options).toMatchObject({ seconds: 5, runs: 3, seed: 1, fioJobs: 1, batch: 8, json: false, zram: false });
     expect(options.methods).toBeUndefined();
     expect(options.bs).toBeUndefined();
   });
@@ -67,6 +68,12 @@ describe('parseOptions', () => {
     expect(parseOptions(['randread', '--api', 'fs', '--qd', '32', '--bs', '4096']).api).toBe('fs');
     expect(resolveCase(parseOptions(['randread', '--api', 'fs']), 'randread', FILE).api).toBe('fs');
     expect(() => parseOptions(['suite', '--api', 'fs'])).toThrow(/the suite chooses its own --api/);
+  });
+
+  it('accepts --zram for a workload and the suite, but not together with --file', () => {
+    expect(parseOptions(['seqread', '--zram']).zram).toBe(true);
+    expect(parseOptions(['suite', '--zram']).zram).toBe(true);
+    expect(() => parseOptions(['seqread', '--zram', '--file', 'x.dat'])).toThrow(/--zram .* cannot be combined with --file/);
   });
 
   it('accepts --method all and the auto alias', () => {
@@ -150,8 +157,9 @@ describe('resolveCase', () => {
   it('lets a suite entry override the command line, and fills in the file and warm-up', () => {
     const options = parseOptions(['randread', '--seconds', '10']);
     const config = resolveCase(options, 'randread', FILE, { direct: true, cache: 'cold', qd: 1 });
-    expect(config).toMatchObject({ file: FILE.path, size: FILE.size, direct: true, cache: 'cold', qd: 1, warmupSeconds: 1 });
-    expect(resolveCase(parseOptions(['randread', '--seconds', '1']), 'randread', FILE).warmupSeconds).toBeCloseTo(0.2);
+    expect(config).toMatchObject({ file: FILE.path, size: FILE.size, direct: true, cache: 'cold', qd: 1, storage: 'disk' });
+    expect(config.warmupSeconds, 'without --warmup: until the throughput settled').toBeNull();
+    expect(resolveCase(parseOptions(['randread', '--warmup', '0.5']), 'randread', FILE).warmupSeconds).toBe(0.5);
   });
 
   it('uses only whole blocks of the file', () => {

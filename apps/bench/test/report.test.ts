@@ -16,7 +16,7 @@ describe('JSON lines', () => {
   it('start with exactly the contract keys, in order, then the extras', () => {
     const parsed = JSON.parse(toJsonLine(measuredRow())) as Record<string, unknown>;
     expect(Object.keys(parsed).slice(0, JSON_CONTRACT_KEYS.length)).toEqual([...JSON_CONTRACT_KEYS]);
-    expect(Object.keys(parsed).slice(JSON_CONTRACT_KEYS.length)).toEqual(['jobs', 'elapsedSeconds']);
+    expect(Object.keys(parsed).slice(JSON_CONTRACT_KEYS.length)).toEqual(['jobs', 'elapsedSeconds', 'storage']);
   });
 
   it('carry typed, rounded figures', () => {
@@ -38,6 +38,7 @@ describe('JSON lines', () => {
       runs: 1,
       jobs: 1,
       elapsedSeconds: 3,
+      storage: 'disk',
     });
   });
 

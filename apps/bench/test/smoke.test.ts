@@ -34,7 +34,7 @@ afterAll(() => {
  * added, expects it to exit 0, and returns its JSON lines and its stderr.
  */
 function runRandread(args: string[]): { lines: Record<string, unknown>[]; stderr: string } {
-  const argv = [cli, 'randread', ...args, '--seconds', '1', '--warmup', '0.1', '--size', '64m', '--file', path.join(directory, 'smoke.dat'), '--json'];
+  const argv = [cli, 'randread', ...args, '--seconds', '1', '--warmup', '0.1', '--runs', '1', '--size', '64m', '--file', path.join(directory, 'smoke.dat'), '--json'];
   const result = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 55_000 });
   expect(result.status, result.stderr).toBe(0);
   const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -69,7 +69,7 @@ describe('aio-bench CLI', () => {
 
   it('runs wal with --api wal: the auto-selected method\'s WAL writer commits next to node-fs-promises, and its log directory is removed', { timeout: 60_000 }, () => {
     const file = path.join(directory, 'wal.dat');
-    const argv = [cli, 'wal', '--api', 'wal', '--method', 'auto,node-fs-promises', '--seconds', '1', '--warmup', '0.1', '--size', '64m', '--file', file, '--json'];
+    const argv = [cli, 'wal', '--api', 'wal', '--method', 'auto,node-fs-promises', '--seconds', '1', '--warmup', '0.1', '--runs', '1', '--size', '64m', '--file', file, '--json'];
     const result = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 55_000 });
     expect(result.status, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);

@@ -9,15 +9,36 @@
  * - it starts at 1 (or, with `full`, at one full combined read);
  * - a block the caller's buffer pool already holds (`isCached` returned a
  *   buffer: a hit, no IO) lowers it by 1, down to 1;
- * - each time the consumer has to wait for a read, it doubles, up to
- *   `(maxIos + 1) × combineLimit` in blocks.  A read that has already
- *   completed when the consumer reaches it is not a wait.
+ * - each time the consumer reaches a block that needed a read, it doubles,
+ *   up to the cap: `(maxIos + 1) × combineLimit` in blocks, and at least
+ *   `2 × maxIos` blocks.  That is PostgreSQL 18's rule (it doubles after
+ *   WaitReadBuffers() whether or not that had to block); PostgreSQL 19 grows
+ *   only after a real wait, which here kept a stream over the OS page cache
+ *   at distance 1, one read per io_uring_enter, because a page-cache read
+ *   completes inside the submission.
  * - the end of the stream sets it to 0; `reset()` sets it back to 1.
  *
- * So a stream over cached data does no IO and looks one block ahead, a
- * stream whose reads keep the consumer waiting ramps up fast until they stop
- * doing so, and on the `sync` method (every read completes when it starts)
- * it stays at 1: it reads in order, one block per step.
+ * So a stream over cached data does no IO and looks one block ahead, and a
+ * stream that reads ramps up fast to keep `maxIos` reads in flight.  The cap
+ * holds at least `2 × maxIos` blocks so that, with one block per read,
+ * `maxIos` reads stay in flight while as many completed blocks wait for the
+ * consumer.
+ *
+ * Reads in flight and blocks queued are counted apart.  A read stops counting
+ * against `maxIos` when it completes, not when the consumer reaches it, and
+ * its slot is refilled at once: every read carries a completion callback
+ * that schedules a refill (a microtask: callbacks must not start IO) after
+ * the method delivered its batch of completions, so the device queue stays
+ * at `maxIos` while the consumer is slow or busy elsewhere (PostgreSQL's
+ * stream refills only when the consumer asks for the next buffer; its
+ * consumer never awaits, ours may).
+ *
+ * The consumer may take the blocks one by one (`next()`, `for await`), or
+ * every block that is ready at once (`nextBatch()`: one Promise per batch
+ * instead of one per block).  Reads of files not opened for direct I/O carry
+ * the `buffered` flag (PostgreSQL's PGAIO_HF_BUFFERED): the io_uring method
+ * may then hand them to kernel workers, so that the page-cache copies run in
+ * parallel instead of inline in the submitting call.
  *
  * The look-ahead loop is PostgreSQL's `read_stream_look_ahead()`: while fewer
  * than `maxIos` reads are in flight and `pinned + pending < distance`, take
@@ -56,10 +77,12 @@ import type { Aio } from './aio.js';
 import { AioIoError, AioUsageError } from './errors.js';
 import { AioFile } from './file.js';
 import { AIO_MAX_ALIGNMENT, isKnownAligned } from './aligned.js';
+import { defineAioCallbacks } from './callbacks.js';
 import { AioWaitRef, type AioHandle } from './handle.js';
 import { AlignedPagePool } from './page-pool.js';
 import { AioReturn } from './result.js';
 import { checkBoolean, checkInteger, checkOptions, describeValue, detachedError, isDetached } from './validate.js';
+import { isAioFile, isAlignedPagePool } from './copies.js';
 
 /** The default block size: PostgreSQL's BLCKSZ. */
 export const READ_STREAM_DEFAULT_BLOCK_SIZE = 8192;
@@ -76,7 +99,11 @@ export interface ReadStreamBlock<T> {
   data: T;
 }
 
-/** Why the distance changed, as told to `onDistance`. */
+/**
+ * Why the distance changed, as told to `onDistance`: a hit; `wait`, the
+ * consumer reached a block that needed a read (PostgreSQL 18's
+ * WaitReadBuffers, whether or not it had to block); the end; a reset.
+ */
 export type ReadStreamDistanceCause = 'hit' | 'wait' | 'end' | 'reset';
 
 export interface ReadStreamOptions<T = undefined> {
@@ -149,7 +176,7 @@ export interface ReadStreamItem<T> {
 export interface ReadStreamStats {
   /** The look-ahead distance right now, in blocks (0 once the end was reached). */
   distance: number;
-  /** The cap of the distance: `(maxIos + 1) × combineBlocks`. */
+  /** The cap of the distance: `(maxIos + 1) × combineBlocks`, at least `2 × maxIos`. */
   maxDistance: number;
   maxIos: number;
   /** The combine limit in blocks. */
@@ -163,7 +190,7 @@ export interface ReadStreamStats {
   reads: number;
   /** Reads started again for the rest of a short read. */
   retries: number;
-  /** Times the consumer had to wait for a read. */
+  /** Times the consumer had to block for a read still in flight. */
   waits: number;
   /** The most blocks one read covered. */
   largestRead: number;
@@ -171,7 +198,7 @@ export interface ReadStreamStats {
   allocated: number;
   /** Buffers given back through `discard` (or dropped without it). */
   discarded: number;
-  /** Right now: reads in flight. */
+  /** Right now: reads not done (in flight, or short and due for a retry); at most maxIos. */
   inFlight: number;
   /** Right now: blocks queued ahead of the consumer (read, being read, or hits). */
   queued: number;
@@ -200,12 +227,23 @@ class Slot<T> {
   cached: Buffer | null | undefined = undefined;
   /** True when `buffer` came from the caller's `allocate` (not the pool, not a hit). */
   allocated = false;
+  /** Ring index of the read covering it, or -1 (a hit). */
+  io = -1;
   length = 0;
   error: Error | null = null;
 }
 
-/** One read in flight (and its retries), in a ring of maxIos. */
+/**
+ * Where a read is: an attempt in flight (`flying`), short and waiting for a
+ * handle to read the rest (`retry`), or every block ready or failed (`done`).
+ */
+type StreamIoState = 'flying' | 'retry' | 'done';
+
+/** One read (and its retries), in a ring of them in stream order. */
 class StreamIo {
+  state: StreamIoState = 'done';
+  /** Whether the consumer reached its first block (the ring entry is freed once it is also done). */
+  reached = false;
   readonly ref = new AioWaitRef();
   readonly ret = new AioReturn();
   /** Ring index of its first slot. */
@@ -218,6 +256,29 @@ class StreamIo {
   offset = 0;
   /** Where the previous attempt stopped (byte offset), or -1. */
   stoppedAt = -1;
+}
+
+/**
+ * The completion callback every stream read carries: it tells the stream
+ * (by the number in the callback data) that a read completed, so that the
+ * stream refills the freed slot.  Streams are found through weak references
+ * to their hooks, so a stream dropped without `end()` is still collected.
+ */
+let refillCallbackId = 0;
+let nextStreamNumber = 1;
+const refillHooks = new Map<number, WeakRef<() => void>>();
+
+function refillCallback(): number {
+  if (refillCallbackId === 0) {
+    refillCallbackId = defineAioCallbacks({
+      name: 'read-stream-refill',
+      completeLocal: (_handle, prior, data) => {
+        refillHooks.get(data)?.deref()?.();
+        return prior;
+      },
+    });
+  }
+  return refillCallbackId;
 }
 
 const OPTION_KEYS = [
@@ -270,16 +331,28 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   /** Blocks of the pending read; they follow the pinned ones in the ring. */
   #pendingCount = 0;
   #pendingBlock = 0;
+  /** Reads in stream order, a ring of maxDistance (each covers at least one queued block). */
   readonly #ios: StreamIo[];
   #oldestIo = 0;
-  #iosInProgress = 0;
+  /** Ring entries in use: reads the consumer has not passed yet. */
+  #iosQueued = 0;
+  /** Reads not done (in flight, or short and due for a retry): at most maxIos. */
+  #inFlight = 0;
+  /** The most blocks one `nextBatch()` hands out. */
+  readonly #batchLimit: number;
+  /** This stream's number in the callback data of its reads. */
+  readonly #number = nextStreamNumber++;
+  /** What the completion callback calls (held here: the registry holds it weakly). */
+  readonly #hook = (): void => this.#onReadComplete();
+  #refillQueued = false;
+  #draining = false;
   #distance: number;
   /** A block taken from the callback that did not fit; handed out again first. */
   #ungot = false;
   #ungotBlock = 0;
   #ungotData: T = undefined as T;
-  /** In 'next' mode, the pool page the consumer holds until its next step. */
-  #lent: Buffer | null = null;
+  /** In 'next' mode, the pool pages the consumer holds until its next step (one, or a batch). */
+  readonly #lent: Buffer[] = [];
   /** In 'manual' mode, which pool pages the consumer holds (by page index). */
   readonly #held: Uint8Array | null;
   #busy = false;
@@ -290,7 +363,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
 
   /** @internal Use {@link readStream} or {@link blockRangeReadStream}. */
   constructor(aio: Aio, file: AioFile, options: ReadStreamOptions<T>) {
-    if (!(file instanceof AioFile)) {
+    if (!isAioFile(file)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `file must be an AioFile from aio.open(), got ${describeValue(file)}`);
     }
     if (file.aio !== aio) throw new AioUsageError('AIO_ERR_FOREIGN_FILE', `${file.describe()} belongs to another AIO context`);
@@ -315,7 +388,8 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     this.combineBlocks = Math.min(READ_STREAM_MAX_COMBINE_BLOCKS, Math.max(1, Math.floor(combineLimit / this.blockSize)));
     const maxIos = opts.maxIos === undefined ? READ_STREAM_DEFAULT_MAX_IOS : checkInteger(opts.maxIos, 'options.maxIos', 1, 1024);
     this.maxIos = Math.min(maxIos, aio.maxConcurrency);
-    this.maxDistance = (this.maxIos + 1) * this.combineBlocks;
+    this.maxDistance = Math.max((this.maxIos + 1) * this.combineBlocks, 2 * this.maxIos);
+    this.#batchLimit = Math.min(this.maxDistance, Math.max(this.maxIos, this.combineBlocks));
     this.#full = checkBoolean(opts.full, 'options.full', false);
     this.#batch = checkBoolean(opts.batch, 'options.batch', true);
     if (opts.release !== undefined && opts.release !== 'next' && opts.release !== 'manual') {
@@ -327,13 +401,15 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     this.#held = this.#manualRelease && this.#pool !== null ? new Uint8Array(this.#pool.count) : null;
     // pinned + pending never exceed the distance, hence maxDistance slots.
     this.#slots = Array.from({ length: this.maxDistance }, () => new Slot<T>());
-    this.#ios = Array.from({ length: this.maxIos }, () => new StreamIo());
+    this.#ios = Array.from({ length: this.maxDistance }, () => new StreamIo());
     this.#distance = this.#startDistance();
+    refillHooks.set(this.#number, new WeakRef(this.#hook));
   }
 
   #choosePool(pool: AlignedPagePool | undefined): AlignedPagePool {
-    if (pool === undefined) return new AlignedPagePool(this.blockSize, this.maxDistance + 1);
-    if (!(pool instanceof AlignedPagePool)) {
+    // The window's blocks, plus a batch the consumer holds while the window refills.
+    if (pool === undefined) return new AlignedPagePool(this.blockSize, this.maxDistance + this.#batchLimit + 1);
+    if (!isAlignedPagePool(pool)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `options.pool must be an AlignedPagePool, got ${describeValue(pool)}`);
     }
     if (pool.pageSize !== this.blockSize) {
@@ -361,7 +437,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       combineBlocks: this.combineBlocks,
       blockSize: this.blockSize,
       ...this.#counters,
-      inFlight: this.#iosInProgress,
+      inFlight: this.#inFlight,
       queued: this.#pinned,
     };
   }
@@ -380,18 +456,73 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
    * In `'next'` release mode, the buffer of the previous item goes back to
    * the pool when this is called: do not use it after that.
    */
-  async next(): Promise<ReadStreamItem<T> | null> {
+  next(): Promise<ReadStreamItem<T> | null> {
+    // The common case takes no async function and no await: the head block
+    // is there already, so it is handed over in a resolved Promise.
+    if (this.#busy || this.#ended || this.#deferred !== undefined || !this.#headReady()) return this.#nextSlowly();
+    try {
+      this.#returnLent();
+      const item = this.#take();
+      this.#refillAfterTake();
+      return Promise.resolve(item);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #nextSlowly(): Promise<ReadStreamItem<T> | null> {
     if (this.#busy) throw new AioUsageError('AIO_ERR_BUSY', 'next() while the previous next(), reset() or end() has not settled');
     if (this.#ended) return null;
     this.#busy = true;
     try {
-      return await this.#next();
+      if (!(await this.#reachHead())) return null;
+      const item = this.#take();
+      this.#refillAfterTake();
+      return item;
     } finally {
       this.#busy = false;
     }
   }
 
-  async #next(): Promise<ReadStreamItem<T> | null> {
+  /**
+   * Every block that is ready at the head of the stream, in order, at least
+   * one (waiting for the first if its read is in flight), at most
+   * `max(maxIos, combine)` blocks; null at the end of the stream.  One Promise
+   * per batch instead of one per block: the way to consume a fast stream.
+   * Errors as `next()`: blocks before a failed one are handed out first, the
+   * failure rejects the next call.  In `'next'` release mode every buffer of
+   * the batch stays valid until the next step (`next()`, `nextBatch()`,
+   * `reset()`, `end()`).
+   */
+  async nextBatch(): Promise<ReadStreamItem<T>[] | null> {
+    if (this.#busy) throw new AioUsageError('AIO_ERR_BUSY', 'nextBatch() while the previous next(), reset() or end() has not settled');
+    if (this.#ended) return null;
+    this.#busy = true;
+    try {
+      if (!(await this.#reachHead())) return null;
+      const items = [this.#take()];
+      while (items.length < this.#batchLimit && this.#headReady()) items.push(this.#take());
+      this.#refillAfterTake();
+      return items;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Whether the head block can be handed out without waiting (read, or a hit). */
+  #headReady(): boolean {
+    if (this.#pinned === 0) return false;
+    const state = this.#slots[this.#oldest].state;
+    return state === READY || state === HIT;
+  }
+
+  /**
+   * Brings the head block to a state it can be handed out in: gives back the
+   * lent pages, raises a deferred error, looks ahead if nothing is queued,
+   * waits for the head's read.  False at the end of the stream; throws (and
+   * ends the stream) if the head block failed.
+   */
+  async #reachHead(): Promise<boolean> {
     this.#returnLent();
     if (this.#deferred !== undefined) {
       const error = this.#deferred;
@@ -399,17 +530,23 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       throw error;
     }
     if (this.#pinned === 0) {
-      if (this.#distance === 0) return null;
+      if (this.#distance === 0 && this.#pendingCount === 0) return false;
       this.#lookAhead();
-      if (this.#pinned === 0) return null;
+      if (this.#pinned === 0) return false;
     }
     const slot = this.#slots[this.#oldest];
-    if (slot.state === READING) await this.#finishOldestIo();
+    if (slot.state === READING) await this.#waitForHead(slot);
     if (slot.state === FAILED) {
       const error = slot.error as Error;
       await this.#shutDown();
       throw error;
     }
+    return true;
+  }
+
+  /** Hands out the head block (ready or a hit) and moves past it. */
+  #take(): ReadStreamItem<T> {
+    const slot = this.#slots[this.#oldest];
     const item: ReadStreamItem<T> = {
       block: slot.block,
       buffer: slot.buffer as Buffer,
@@ -420,19 +557,81 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     if (slot.state === READY) {
       if (slot.allocated) this.#owned.delete(item.buffer);
       else this.#lend(item.buffer);
+      const io = this.#ios[slot.io];
+      if (!io.reached && io.first === this.#oldest) this.#reachIo(io);
+      this.#freeReachedIos();
     }
     this.#clearSlot(slot);
     this.#oldest = this.#wrap(this.#oldest + 1);
     this.#pinned--;
     this.#counters.blocks++;
-    // The item is the consumer's now: an error of the callbacks while
-    // looking further ahead surfaces at the next call instead of losing it.
-    try {
-      this.#lookAhead();
-    } catch (error) {
-      this.#deferred = error;
-    }
     return item;
+  }
+
+  /**
+   * The consumer reached the first block of a read: the distance doubles
+   * (PostgreSQL 18).  Its ring entry is freed once the read is also done (a
+   * read still retrying its tail keeps it until then).
+   */
+  #reachIo(io: StreamIo): void {
+    io.reached = true;
+    if (this.#distance > 0) this.#setDistance(Math.min(this.#distance * 2, this.maxDistance), 'wait');
+  }
+
+  #freeReachedIos(): void {
+    while (this.#iosQueued > 0) {
+      const io = this.#ios[this.#oldestIo];
+      if (!io.reached || io.state !== 'done') return;
+      io.reached = false;
+      this.#iosQueued--;
+      this.#oldestIo = this.#oldestIo + 1 === this.#ios.length ? 0 : this.#oldestIo + 1;
+    }
+  }
+
+  /**
+   * After handing blocks out: collect what completed and start reads for the
+   * room it made.  The item is the consumer's now, so an error of the
+   * callbacks while looking further ahead surfaces at the next call instead
+   * of losing it.
+   */
+  #refillAfterTake(): void {
+    try {
+      // While the head is ready the consumer needs nothing collected; reads
+      // that completed meanwhile were announced by their callback (onReadComplete).
+      if (!this.#headReady()) this.#collect();
+      if (this.#canLookAhead()) this.#lookAhead();
+    } catch (error) {
+      this.#deferred ??= error;
+    }
+  }
+
+  /** Whether the look-ahead could start something: a free read slot and room in the window (or a pending read to start). */
+  #canLookAhead(): boolean {
+    return this.#inFlight < this.maxIos && (this.#pendingCount > 0 || this.#pinned + this.#pendingCount < this.#distance);
+  }
+
+  /**
+   * A read of ours completed (its completion callback runs this, inside the
+   * method's delivery of completions, where no IO may start): refill once
+   * the delivery is over.
+   */
+  #onReadComplete(): void {
+    if (this.#refillQueued) return;
+    this.#refillQueued = true;
+    queueMicrotask(() => {
+      this.#refillQueued = false;
+      if (this.#ended || this.#draining || this.aio.closed) return;
+      try {
+        this.#collect();
+        if (this.#canLookAhead()) this.#lookAhead();
+      } catch (error) {
+        // Code of the caller's may hold the handed-out handle across this
+        // microtask (acquireAsync resolved, its continuation not yet run): the
+        // refill then waits for the consumer's next call.  Anything else is
+        // the consumer's to see.
+        if (!(error instanceof AioUsageError && error.code === 'AIO_ERR_HANDLE_HANDED_OUT')) this.#deferred ??= error;
+      }
+    });
   }
 
   /**
@@ -454,9 +653,10 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       this.pool.put(buffer);
       return;
     }
-    if (this.#lent !== null && this.pool.indexOf(this.#lent) === index) {
-      this.pool.put(this.#lent);
-      this.#lent = null;
+    const at = this.#lent.findIndex((page) => this.pool.indexOf(page) === index);
+    if (at >= 0) {
+      this.pool.put(this.#lent[at]);
+      this.#lent.splice(at, 1);
     } else if (this.pool.isLent(index)) {
       // Given back already and now under a read again (or never handed out).
       throw new AioUsageError('AIO_ERR_BUFFER_STATE', `page ${index} of the stream's pool is not the buffer last handed out`);
@@ -499,17 +699,14 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReadStreamItem<T>> {
+    const finish = async (): Promise<IteratorResult<ReadStreamItem<T>>> => {
+      await this.end();
+      return { done: true, value: undefined };
+    };
     return {
-      next: async (): Promise<IteratorResult<ReadStreamItem<T>>> => {
-        const item = await this.next();
-        if (item !== null) return { done: false, value: item };
-        await this.end();
-        return { done: true, value: undefined };
-      },
-      return: async (): Promise<IteratorResult<ReadStreamItem<T>>> => {
-        await this.end();
-        return { done: true, value: undefined };
-      },
+      next: (): Promise<IteratorResult<ReadStreamItem<T>>> =>
+        this.next().then((item) => (item !== null ? { done: false, value: item } : finish())),
+      return: finish,
     };
   }
 
@@ -531,7 +728,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   }
 
   #lookAheadLoop(): void {
-    while (this.#iosInProgress < this.maxIos && this.#pinned + this.#pendingCount < this.#distance) {
+    while (this.#inFlight < this.maxIos && this.#pinned + this.#pendingCount < this.#distance) {
       if (this.#pendingCount === this.combineBlocks) {
         if (!this.#startPendingRead()) return;
         continue;
@@ -549,7 +746,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       // begin.  Starting moves its slots to the pinned part, so this slot
       // stays where it is, right after the pending read.
       while (this.#pendingCount > 0) {
-        if (!this.#startPendingRead() || this.#iosInProgress === this.maxIos) {
+        if (!this.#startPendingRead() || this.#inFlight === this.maxIos) {
           this.#unget(slot);
           return;
         }
@@ -561,7 +758,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     // reached the distance with nothing queued, or the stream ended.
     if (
       this.#pendingCount > 0 &&
-      this.#iosInProgress < this.maxIos &&
+      this.#inFlight < this.maxIos &&
       (this.#pendingCount === this.combineBlocks || (this.#pendingCount >= this.#distance && this.#pinned === 0) || this.#distance === 0)
     ) {
       this.#startPendingRead();
@@ -645,19 +842,23 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
         count = pages;
       }
     }
-    const io = this.#ios[(this.#oldestIo + this.#iosInProgress) % this.maxIos];
+    const ioIndex = (this.#oldestIo + this.#iosQueued) % this.#ios.length;
+    const io = this.#ios[ioIndex];
     const handle = this.#tryAcquire(io.ret);
     if (handle === null) return false;
     io.first = firstIndex;
     io.count = count;
     io.done = 0;
     io.stoppedAt = -1;
+    io.reached = false;
     for (let i = 0; i < count; i++) {
       const slot = this.#slots[this.#wrap(firstIndex + i)];
       slot.state = READING;
+      slot.io = ioIndex;
       if (!slot.allocated) slot.buffer = this.pool.get();
     }
-    this.#iosInProgress++;
+    this.#iosQueued++;
+    this.#inFlight++;
     this.#advancePending(count);
     this.#startAttempt(io, handle);
     return true;
@@ -736,7 +937,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
    */
   #tryAcquire(ret: AioReturn): AioHandle | null {
     const handle = this.aio.tryAcquire(ret);
-    if (handle !== null || this.#iosInProgress > 0 || this.#pinned > 0) return handle;
+    if (handle !== null || this.#inFlight > 0 || this.#pinned > 0) return handle;
     return this.aio.acquire(ret);
   }
 
@@ -747,6 +948,9 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     io.offset = first.block * this.blockSize;
     handle.getWaitRef(io.ref);
     try {
+      handle.registerCallbacks(refillCallback(), this.#number);
+      // PostgreSQL's PGAIO_HF_BUFFERED: a page-cache read that the method may run on kernel workers.
+      if (!this.file.flags.direct) handle.setFlag('buffered');
       if (blocks === 1) {
         handle.startRead(this.file, first.buffer as Buffer, io.offset);
       } else {
@@ -762,8 +966,10 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       if (handle.state === 'handed-out') handle.release();
       io.ret.reset();
       this.#failFrom(io, io.done, error as Error);
+      this.#finishIo(io);
       throw error;
     }
+    io.state = 'flying';
     this.#counters.reads++;
     if (blocks > this.#counters.largestRead) this.#counters.largestRead = blocks;
     this.#onRead?.(first.block, blocks);
@@ -774,27 +980,69 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   // ---------------------------------------------------------------------
 
   /**
-   * Completes the oldest read: waits if it is still in flight (a wait
-   * doubles the distance), retries it while it comes back short, and marks
-   * its blocks ready or failed.
+   * Waits until the head block's read has delivered it: waits for the read
+   * while it is in flight (counted as a wait), collects it and every other
+   * completed read, and retries a short read whose rest had no handle.
    */
-  async #finishOldestIo(): Promise<void> {
-    const io = this.#ios[this.#oldestIo];
+  async #waitForHead(slot: Slot<T>): Promise<void> {
+    const io = this.#ios[slot.io];
     let waited = false;
-    for (;;) {
-      if (!io.ret.done && !io.ref.isDone()) {
-        waited = true;
-        this.#counters.waits++;
-        await io.ref.wait();
+    while (slot.state === READING) {
+      if (io.state === 'flying') {
+        if (!io.ret.done && !io.ref.isDone()) {
+          if (!waited) this.#counters.waits++;
+          waited = true;
+          await io.ref.wait();
+        }
+        this.#collect();
+      } else {
+        // 'retry': the read came back short and no handle was free then.
+        const handle = await this.#acquireForRetry(io);
+        this.#startAttempt(io, handle);
+        if (this.aio.inBatchMode) this.aio.submitStaged();
       }
-      if (!this.#absorb(io)) break;
-      this.#counters.retries++;
-      this.#startAttempt(io, await this.#acquireForRetry(io.ret));
-      if (this.aio.inBatchMode) this.aio.submitStaged();
     }
-    this.#iosInProgress--;
-    this.#oldestIo = this.#oldestIo + 1 === this.maxIos ? 0 : this.#oldestIo + 1;
-    if (waited && this.#distance > 0) this.#setDistance(Math.min(this.#distance * 2, this.maxDistance), 'wait');
+  }
+
+  /**
+   * Takes in every read of ours that completed (polling the method once if
+   * one has not): marks its blocks ready or failed, or starts the rest of a
+   * short read.  Never waits.
+   */
+  #collect(): void {
+    if (this.#inFlight === 0) return;
+    let polled = this.aio.closed;
+    for (let n = 0, i = this.#oldestIo; n < this.#iosQueued; n++, i = i + 1 === this.#ios.length ? 0 : i + 1) {
+      const io = this.#ios[i];
+      if (io.state !== 'flying') continue;
+      if (!io.ret.done) {
+        if (polled) continue;
+        polled = true;
+        // isDone() collects every completion the method has ready.
+        if (!io.ref.isDone() || !io.ret.done) continue;
+      }
+      this.#settle(io);
+    }
+    this.#freeReachedIos();
+  }
+
+  /** A completed attempt: its blocks ready or failed, or the rest read again (now if a handle is free). */
+  #settle(io: StreamIo): void {
+    if (!this.#absorb(io)) {
+      this.#finishIo(io);
+      return;
+    }
+    this.#counters.retries++;
+    io.state = 'retry';
+    const handle = this.aio.tryAcquire(io.ret);
+    if (handle !== null) this.#startAttempt(io, handle);
+  }
+
+  /** A read is done (every block ready or failed): its slot among maxIos is free. */
+  #finishIo(io: StreamIo): void {
+    if (io.state === 'done') return;
+    io.state = 'done';
+    this.#inFlight--;
   }
 
   /**
@@ -864,14 +1112,16 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     });
   }
 
-  /** A handle for a retry: waits (asynchronously) for our own later reads if every handle is busy. */
-  async #acquireForRetry(ret: AioReturn): Promise<AioHandle> {
-    for (let later = 1; later < this.#iosInProgress; later++) {
-      const handle = this.aio.tryAcquire(ret);
+  /** A handle for a retry: waits (asynchronously) for our other reads if every handle is busy. */
+  async #acquireForRetry(retrying: StreamIo): Promise<AioHandle> {
+    for (;;) {
+      const handle = this.aio.tryAcquire(retrying.ret);
       if (handle !== null) return handle;
-      await this.#ios[(this.#oldestIo + later) % this.maxIos].ref.wait();
+      const other = this.#ios.find((io) => io !== retrying && io.state === 'flying' && !io.ret.done);
+      if (other === undefined) return this.aio.acquire(retrying.ret);
+      await other.ref.wait();
+      this.#collect();
     }
-    return this.aio.tryAcquire(ret) ?? this.aio.acquire(ret);
   }
 
   // ---------------------------------------------------------------------
@@ -881,13 +1131,13 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   /** Records that the consumer now holds `page` (a pool page). */
   #lend(page: Buffer): void {
     if (this.#held !== null) this.#held[this.pool.indexOf(page)] = 1;
-    else this.#lent = page;
+    else this.#lent.push(page);
   }
 
   #returnLent(): void {
-    if (this.#lent === null) return;
-    this.pool.put(this.#lent);
-    this.#lent = null;
+    const lent = this.#lent;
+    for (let i = 0; i < lent.length; i++) this.pool.put(lent[i]);
+    lent.length = 0;
   }
 
   #clearSlot(slot: Slot<T>): void {
@@ -897,6 +1147,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     slot.cached = undefined;
     slot.data = undefined as T;
     slot.error = null;
+    slot.io = -1;
   }
 
   #setDistance(distance: number, cause: ReadStreamDistanceCause): void {
@@ -913,6 +1164,15 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
    * still write into their pages), then gives their pages back.
    */
   async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      await this.#dropQueued();
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #dropQueued(): Promise<void> {
     this.#distance = 0;
     this.#ungot = false;
     this.#ungotData = undefined as T;
@@ -932,12 +1192,17 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     // Pending blocks have no read: their buffers (if allocated) can go back at once.
     for (let i = 0; i < this.#pendingCount; i++) dropSlot(this.#slots[this.#wrap(this.#oldest + this.#pinned + i)]);
     this.#pendingCount = 0;
-    while (this.#iosInProgress > 0) {
+    while (this.#iosQueued > 0) {
       const io = this.#ios[this.#oldestIo];
       // Once the context is closed every IO has completed (close waits for them).
-      if (!io.ret.done && !this.#contextClosed() && !io.ref.isDone()) await io.ref.wait();
-      this.#iosInProgress--;
-      this.#oldestIo = this.#oldestIo + 1 === this.maxIos ? 0 : this.#oldestIo + 1;
+      if (io.state === 'flying' && !io.ret.done && !this.#contextClosed() && !io.ref.isDone()) await io.ref.wait();
+      if (io.state !== 'done') {
+        io.state = 'done';
+        this.#inFlight--;
+      }
+      io.reached = false;
+      this.#iosQueued--;
+      this.#oldestIo = this.#oldestIo + 1 === this.#ios.length ? 0 : this.#oldestIo + 1;
     }
     for (; this.#pinned > 0; this.#pinned--) {
       dropSlot(this.#slots[this.#oldest]);
@@ -961,6 +1226,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     this.#deferred = undefined;
     await this.#drain();
     this.#ended = true;
+    refillHooks.delete(this.#number);
   }
 
   #contextClosed(): boolean {
@@ -1032,7 +1298,7 @@ export function blockRangeReadStream(aio: Aio, file: AioFile, options: BlockRang
 
 /** Blocks in the file, the last one possibly short. */
 function fileBlocks(aio: Aio, file: AioFile, blockSize: number): number {
-  if (!(file instanceof AioFile) || file.closed) {
+  if (!isAioFile(file) || file.closed) {
     throw new AioUsageError('AIO_ERR_INVALID_TYPE', `file must be an open AioFile from aio.open(), got ${describeValue(file)}`);
   }
   // The Windows methods' files are HANDLEs, which fstat cannot take; they

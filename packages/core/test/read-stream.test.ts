@@ -69,14 +69,13 @@ for (const kind of ['sync', 'deferred'] as const) {
       await collect(stream);
       assertDistanceRule(trace, 20);
       assert.equal(trace.at(-1)?.cause, 'end');
-      const waits = trace.filter((t) => t.cause === 'wait');
+      assert.ok(trace.some((t) => t.cause === 'wait'));
+      assert.equal(Math.max(...trace.map((t) => t.distance)), 20, 'reads reached ramp the distance up to (maxIos + 1) x combine');
+      assert.equal(stream.stats().largestRead, 4, 'reads combine up to the limit');
       if (kind === 'sync') {
-        assert.equal(waits.length, 0, 'on sync every read completes when it starts: never a wait');
-        assert.equal(stream.stats().largestRead, 1, 'at distance 1 it reads in order, one block at a time');
-      } else {
-        assert.ok(waits.length > 0);
-        assert.equal(Math.max(...trace.map((t) => t.distance)), 20, 'waits ramp the distance up to (maxIos + 1) x combine');
-        assert.equal(stream.stats().largestRead, 4, 'reads combine up to the limit');
+        // PostgreSQL 18 grows the distance for every read the consumer reaches, blocked or not:
+        // a read that completed inside its submission (sync, or io_uring on the page cache) still ramps it up.
+        assert.equal(stream.stats().waits, 0, 'on sync every read completes when it starts: the consumer never blocks');
       }
       await file.close();
     });
@@ -354,13 +353,13 @@ describe('read stream: options', () => {
     await file.close();
   });
 
-  it('the limits: combine in blocks (at least 1), maxIos capped by the context, distance cap (maxIos + 1) x combine', () => {
+  it('the limits: combine in blocks (at least 1), maxIos capped by the context, distance cap (maxIos + 1) x combine and at least 2 x maxIos', () => {
     const { aio } = context('sync', 8);
     const file = aio.open(makeFile(bytes(BS, 1)));
     const a = readStream(aio, file, { nextBlock: () => null, blockSize: 8192 });
     assert.deepEqual([a.combineBlocks, a.maxIos, a.maxDistance], [16, 8, 144]);
     const b = readStream(aio, file, { nextBlock: () => null, blockSize: 8192, combineLimit: 1000, maxIos: 2 });
-    assert.deepEqual([b.combineBlocks, b.maxIos, b.maxDistance], [1, 2, 3]);
+    assert.deepEqual([b.combineBlocks, b.maxIos, b.maxDistance], [1, 2, 4], 'room for maxIos reads in flight and as many blocks done');
     file.closeSync();
   });
 });

@@ -13,9 +13,11 @@ import { defineBatchCases } from './cases/batch.js';
 import { defineCallbackCases } from './cases/callbacks.js';
 import { defineEofCases } from './cases/eof.js';
 import { defineErrorCases } from './cases/errors.js';
+import { defineFileOpCases } from './cases/file-ops.js';
 import { defineFullyCases } from './cases/fully.js';
 import { defineHandleCases } from './cases/handles.js';
 import { defineHelperCases } from './cases/helpers.js';
+import { defineReadStreamCases } from './cases/read-stream.js';
 import { defineReadStreamAllocateCases } from './cases/read-stream-allocate.js';
 import { defineInjectionCases } from './cases/injection.js';
 import { defineLifetimeCases } from './cases/lifetime.js';
@@ -48,6 +50,8 @@ export function defineConformance(harness: Harness, method: MethodUnderTest): vo
     defineAcquireAsyncCases(harness, method);
     defineWalCases(harness, method);
     definePowerLossCases(harness, method);
+    defineReadStreamCases(harness, method);
     defineReadStreamAllocateCases(harness, method);
+    defineFileOpCases(harness, method);
   });
 }

@@ -35,6 +35,7 @@ export function describeCase(row: BenchRow): string {
     row.direct ? 'O_DIRECT' : 'buffered',
     `${row.cache} cache`,
     `${row.seconds} s × ${runs}`,
+    ...(row.storage === 'zram' ? ['on zram (ext4, set up by --zram)'] : []),
   ].join(' · ');
 }
 

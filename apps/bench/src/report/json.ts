@@ -2,8 +2,8 @@ import type { MeasuredRow } from '../result.js';
 
 /**
  * Returns the --json line of a measured row.  The first thirteen keys and
- * their order are the benchmark contract; `jobs` and `elapsedSeconds` follow
- * as extras.  Figures are rounded to what the measurement can tell; a figure
+ * their order are the benchmark contract; `jobs`, `elapsedSeconds` and
+ * `storage` (`disk`, or `zram` for the cases of `--zram`) follow as extras.  Figures are rounded to what the measurement can tell; a figure
  * that could not be measured (no IO completed) is null.
  */
 export function toJsonLine(row: MeasuredRow): string {
@@ -23,6 +23,7 @@ export function toJsonLine(row: MeasuredRow): string {
     runs: row.runs,
     jobs: row.jobs,
     elapsedSeconds: round(row.elapsedSeconds, 3),
+    storage: row.storage,
   });
 }
 

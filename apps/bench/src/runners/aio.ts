@@ -1,5 +1,5 @@
 import type { AioApi, CaseConfig, WorkloadDefinition } from '../workloads/index.js';
-import { IoLoopState, expectFullTransfer, runPromiseLoops, slotBuffers } from './loops.js';
+import { InOrderStamps, IoLoopState, expectFullTransfer, runPromiseLoops, slotBuffers } from './loops.js';
 import { handleMethod, nodeOpenFlags } from './node-fs.js';
 import type { MethodRunner, OpenMethod, Phase, RunMeasurement } from './runner.js';
 import { openWithWalWriter, type WalWriterClassView } from './wal-writer.js';
@@ -73,7 +73,7 @@ interface AioCoreModule {
   /** The WAL writer (@aio/core's wal.ts); absent from an older build. */
   WalWriter?: WalWriterClassView;
   /** The helpers (@aio/core's read-stream.ts and write-back.ts); absent from an older build. */
-  readStream?: (aio: AioContextView, file: AioFileView, options: ReadStreamOptionsView) => AsyncIterable<{ block: number; data: number; length: number }>;
+  readStream?: (aio: AioContextView, file: AioFileView, options: ReadStreamOptionsView) => ReadStreamView;
   writeBack?: <P extends DirtyPageView>(aio: AioContextView, pages: Iterable<P>, options: WriteBackOptionsView<P>) => Promise<{ syncFailed: { error: unknown }[] }>;
 }
 
@@ -81,7 +81,18 @@ interface ReadStreamOptionsView {
   blockSize: number;
   combineLimit: number;
   maxIos: number;
-  nextBlock: () => { block: number; data: number } | null;
+  nextBlock: () => number | null;
+}
+
+interface ReadStreamItemView {
+  block: number;
+  length: number;
+}
+
+interface ReadStreamView extends AsyncIterable<ReadStreamItemView> {
+  /** Every block that is ready at the head, after waiting for the first; null at the end.  Absent from an older build. */
+  nextBatch?(): Promise<ReadStreamItemView[] | null>;
+  end(): Promise<void>;
 }
 
 interface DirtyPageView {
@@ -296,12 +307,13 @@ interface AioSession {
 /**
  * Per-slot objects reused by every IO of a phase, so that issuing an IO
  * allocates nothing: the return object the result lands in, the wait
- * reference, the issue time and the offset (for error messages).
+ * reference, the issue stamp (see IoLoopState) and the offset (for error
+ * messages).
  */
 interface HandleSlots {
   returns: AioReturnView[];
   waitRefs: AioWaitRefView[];
-  issuedAt: Float64Array;
+  stamps: Float64Array;
   offsets: Float64Array;
 }
 
@@ -309,7 +321,7 @@ function createSlots(core: AioCoreModule, count: number): HandleSlots {
   return {
     returns: Array.from({ length: count }, () => new core.AioReturn()),
     waitRefs: Array.from({ length: count }, () => new core.AioWaitRef()),
-    issuedAt: new Float64Array(count),
+    stamps: new Float64Array(count),
     offsets: new Float64Array(count),
   };
 }
@@ -335,27 +347,46 @@ async function measureHandleLoop(session: AioSession, phase: Phase): Promise<Run
 /**
  * seqread through @aio/core's read stream: blocks of --bs, consecutive ones
  * merged up to 128 KiB (or one block if --bs is larger), --qd reads in
- * flight at most, the PostgreSQL 18 distance rule.  Each block's latency
- * runs from the moment the stream took its number to the moment the
- * consumer got it.  Falls back to the handle loop on a core without it.
+ * flight at most, the PostgreSQL 18 distance rule.  The consumer takes the
+ * blocks in batches (`nextBatch()`: every block ready at the head, one
+ * Promise per batch), the way a scan that processes whatever has arrived
+ * would; a core without it is driven with `for await`.  A sampled block's
+ * latency runs from the moment the stream took its number to the moment the
+ * consumer got it.  Falls back to the handle loop on a core without a read
+ * stream.
  */
 async function readWithStream(session: AioSession, phase: Phase): Promise<RunMeasurement> {
   const { aio, file, config, workload, core } = session;
   if (core.readStream === undefined) return measureHandleLoop(session, phase);
   const state = new IoLoopState(workload.createOffsets(config, phase.seed), phase);
+  // Blocks come out in the order their numbers went in; the window holds far fewer than this.
+  const stamps = new InOrderStamps(4096);
   const stream = core.readStream(aio, file, {
     blockSize: config.bs,
     combineLimit: Math.max(128 * 1024, config.bs),
     maxIos: config.qd,
     nextBlock: () => {
-      const now = performance.now();
-      const offset = state.nextOffset(now);
-      return offset < 0 ? null : { block: offset / config.bs, data: now };
+      const offset = state.issue();
+      if (offset < 0) return null;
+      const block = offset / config.bs;
+      stamps.push(block, state.stamp);
+      return block;
     },
   });
-  for await (const item of stream) {
+  const consume = (item: ReadStreamItemView): void => {
     expectFullTransfer('read', item.length, config.bs, item.block * config.bs);
-    state.complete(item.data, performance.now());
+    state.done(stamps.take(item.block));
+  };
+  if (stream.nextBatch === undefined) {
+    for await (const item of stream) consume(item);
+    return state.finish(config.bs);
+  }
+  try {
+    for (let batch = await stream.nextBatch(); batch !== null; batch = await stream.nextBatch()) {
+      for (let i = 0; i < batch.length; i++) consume(batch[i]);
+    }
+  } finally {
+    await stream.end();
   }
   return state.finish(config.bs);
 }
@@ -376,14 +407,13 @@ async function writeWithWriteBack(session: AioSession, phase: Phase): Promise<Ru
   }
   // The window is --qd and there are --qd buffers: a page is taken only when the window has room, so one is always free.
   const free = buffers.map((_, index) => index);
-  type Page = DirtyPageView & { slot: number; issuedAt: number };
+  type Page = DirtyPageView & { slot: number; stamp: number };
   function* pages(): Generator<Page> {
     for (;;) {
-      const now = performance.now();
-      const offset = state.nextOffset(now);
+      const offset = state.issue();
       if (offset < 0) return;
       const slot = free.pop() as number;
-      yield { file, offset, buffer: buffers[slot], slot, issuedAt: now };
+      yield { file, offset, buffer: buffers[slot], slot, stamp: state.stamp };
     }
   }
   const result = await core.writeBack<Page>(aio, pages(), {
@@ -391,7 +421,7 @@ async function writeWithWriteBack(session: AioSession, phase: Phase): Promise<Ru
     sync: workload.syncAtEnd ? 'fsync' : 'none',
     onClean: (page) => {
       free.push(page.slot);
-      state.complete(page.issuedAt, performance.now());
+      state.done(page.stamp);
     },
     onError: (page, error) => {
       free.push(page.slot);
@@ -431,7 +461,7 @@ async function keepQueueFull(session: AioSession, state: IoLoopState): Promise<v
         free.push(slot);
         try {
           expectOk(slots.returns[slot], op, buffers[slot].length, slots.offsets[slot]);
-          state.complete(slots.issuedAt[slot], ready.completedAt[slot]);
+          state.done(slots.stamps[slot]);
         } catch (error) {
           state.fail(error);
           issuing = false;
@@ -441,8 +471,7 @@ async function keepQueueFull(session: AioSession, state: IoLoopState): Promise<v
         aio.enterBatchMode();
         try {
           while (free.length > 0) {
-            const now = performance.now();
-            const offset = state.nextOffset(now);
+            const offset = state.issue();
             if (offset < 0) {
               issuing = false;
               break;
@@ -450,7 +479,7 @@ async function keepQueueFull(session: AioSession, state: IoLoopState): Promise<v
             const slot = free.pop() as number;
             const handle = aio.acquire(slots.returns[slot]);
             handle.registerCallbacks(ready.callbackId, slot);
-            slots.issuedAt[slot] = now;
+            slots.stamps[slot] = state.stamp;
             slots.offsets[slot] = offset;
             inFlight++;
             if (op === 'read') handle.startRead(file, buffers[slot], offset);
@@ -480,8 +509,6 @@ async function keepQueueFull(session: AioSession, state: IoLoopState): Promise<v
  */
 interface ReadyList {
   readonly callbackId: number;
-  /** When each slot's IO completed (its completion callback ran). */
-  readonly completedAt: Float64Array;
   /** A ready slot, or -1. */
   take(): number;
   /** Resolves once at least one slot is ready. */
@@ -501,12 +528,10 @@ function readyList(core: AioCoreModule, depth: number): ReadyList {
     },
   });
   const slots = new Int32Array(depth);
-  const completedAt = new Float64Array(depth);
   let count = 0;
   let wake: (() => void) | null = null;
   attached = {
     push(slot) {
-      completedAt[slot] = performance.now();
       slots[count++] = slot;
       if (wake !== null) {
         const resolve = wake;
@@ -517,7 +542,6 @@ function readyList(core: AioCoreModule, depth: number): ReadyList {
   };
   return {
     callbackId: slotReadyId,
-    completedAt,
     take: () => (count > 0 ? slots[--count] : -1),
     next: () => (count > 0 ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve))),
     detach: () => (attached = null),

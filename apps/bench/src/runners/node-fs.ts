@@ -112,7 +112,7 @@ function openFd(file: string, flags: number): Promise<number> {
  */
 function runCallbackChains(fd: number, buffers: readonly Buffer[], state: IoLoopState, op: 'read' | 'write') {
   return new Promise<void>((resolve, reject) => {
-    const issuedAt = new Float64Array(buffers.length);
+    const stamps = new Float64Array(buffers.length);
     const offsets = new Float64Array(buffers.length);
     let running = buffers.length;
     const stopChain = () => {
@@ -125,10 +125,9 @@ function runCallbackChains(fd: number, buffers: readonly Buffer[], state: IoLoop
       }
     };
     const issue = (slot: number, onDone: (error: Error | null, bytes: number) => void) => {
-      const now = performance.now();
-      const offset = state.nextOffset(now);
+      const offset = state.issue();
       if (offset < 0) return stopChain();
-      issuedAt[slot] = now;
+      stamps[slot] = state.stamp;
       offsets[slot] = offset;
       const buffer = buffers[slot];
       if (op === 'read') fs.read(fd, buffer, 0, buffer.length, offset, onDone);
@@ -143,7 +142,7 @@ function runCallbackChains(fd: number, buffers: readonly Buffer[], state: IoLoop
           state.fail(failure);
           return stopChain();
         }
-        state.complete(issuedAt[slot], performance.now());
+        state.done(stamps[slot]);
         issue(slot, onDone);
       };
       issue(slot, onDone);
@@ -179,11 +178,11 @@ function measureSync(fd: number, buffer: Buffer, config: CaseConfig, workload: W
       ? (offset: number) => fs.readSync(fd, buffer, 0, buffer.length, offset)
       : (offset: number) => fs.writeSync(fd, buffer, 0, buffer.length, offset);
   for (;;) {
-    const issuedAt = performance.now();
-    const offset = state.nextOffset(issuedAt);
+    const offset = state.issue();
     if (offset < 0) break;
+    const stamp = state.stamp;
     expectFullTransfer(workload.op, transfer(offset), buffer.length, offset);
-    state.complete(issuedAt, performance.now());
+    state.done(stamp);
   }
   if (workload.syncAtEnd) fs.fsyncSync(fd);
   return state.finish(config.bs);

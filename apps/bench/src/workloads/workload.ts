@@ -25,7 +25,8 @@ export interface CaseConfig {
   direct: boolean;
   cache: CacheState;
   seconds: number;
-  warmupSeconds: number;
+  /** Untimed seconds before the runs, or null: until the throughput settled (see warmup.ts). */
+  warmupSeconds: number | null;
   runs: number;
   seed: number;
   /** Jobs (threads) each fio baseline runs; the node and aio methods always use one thread. */
@@ -33,6 +34,8 @@ export interface CaseConfig {
   /** IOs per submission in the handle loop (the aio methods' handle API). */
   batch: number;
   api: AioApi;
+  /** Where the file lives: the disk (the default file or --file), or the zram device `--zram` set up. */
+  storage: 'disk' | 'zram';
 }
 
 /** What a workload asks of every method; the runners turn this into their own calls. */
