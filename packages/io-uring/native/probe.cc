@@ -146,14 +146,23 @@ napi_value Details(napi_env env, struct io_uring *ring, const struct io_uring_pa
     static const std::pair<int, const char *> kOps[] = {
         {IORING_OP_READ, "read"}, {IORING_OP_WRITE, "write"}, {IORING_OP_READV, "readv"}, {IORING_OP_WRITEV, "writev"},
         {IORING_OP_FSYNC, "fsync"}, {IORING_OP_READ_FIXED, "read_fixed"}, {IORING_OP_WRITE_FIXED, "write_fixed"},
-        {IORING_OP_ASYNC_CANCEL, "async_cancel"}};
+        {IORING_OP_ASYNC_CANCEL, "async_cancel"}, {IORING_OP_STATX, "statx"}, {IORING_OP_FALLOCATE, "fallocate"},
+        {kOpFtruncate, "ftruncate"}};
     std::string ops;
     for (const auto &op : kOps) {
       if (io_uring_opcode_supported(probe, op.first)) ops += (ops.empty() ? "" : ",") + std::string(op.second);
     }
     SetString(env, details, "opcodes", ops);
-    io_uring_free_probe(probe);
   }
+  /* The aio ops a context's ring runs here (capabilities.ops); the rest go through the synchronous fallback. */
+  bool ok[kOpCount];
+  SupportedOps(probe, ok);
+  std::string supported;
+  for (int op = 1; op < kOpCount; op++) {
+    if (ok[op]) supported += (supported.empty() ? "" : ",") + std::string(kOpNames[op]);
+  }
+  SetString(env, details, "ops", supported);
+  if (probe != nullptr) io_uring_free_probe(probe);
   return details;
 }
 

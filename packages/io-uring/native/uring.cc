@@ -35,6 +35,8 @@
 #include "uring.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -62,6 +64,8 @@ const uint32_t kMaxIov = 1024;
 /* fds above this are not cached per fd (the cache is a vector indexed by fd). */
 const int kMaxCachedFd = 1 << 20;
 const uint32_t kPeekBatch = 32;
+/* The smallest buffer a stat IO fills: 4 float64 (FILE-OPS.md). */
+const size_t kStatBytes = 4 * sizeof(double);
 
 // ---------------------------------------------------------------------------
 // The context's own options (the kit reads maxConcurrency and the tables).
@@ -94,7 +98,7 @@ bool DecodeOptions(Napi::Object options, Options *opt) {
          OptionU32(options, "sqpollIdleMs", 1, 3600000, &opt->sqpoll_idle_ms) && OptionPolicy(options, &opt->async_policy) &&
          OptionU32(options, "asyncMinBytes", 0, UINT32_MAX, &opt->async_min_bytes) &&
          OptionU32(options, "registeredFiles", 0, 32768, &opt->registered_files) &&
-         OptionU32(options, "disabledOps", 0, 0x7f, &opt->disabled_ops);
+         OptionU32(options, "disabledOps", 0, (1u << kOpCount) - 1, &opt->disabled_ops);
 }
 
 /*
@@ -166,16 +170,21 @@ int FixedBufferFor(const UringContext *ctx, const void *base, uint64_t length) {
 // Ring setup.
 // ---------------------------------------------------------------------------
 
+/* Whether the kernel has `opcode` (without the probe, 5.1 to 5.5: only the 5.1 opcodes). */
+bool HasOpcode(const struct io_uring_probe *probe, int opcode) {
+  if (probe == nullptr) return opcode <= IORING_OP_WRITE_FIXED;
+  return io_uring_opcode_supported(const_cast<struct io_uring_probe *>(probe), opcode) != 0;
+}
+
 /* Records which of our ops the kernel supports (io_uring_get_probe_ring needs 5.6; older kernels have the 5.1 set). */
 void ProbeOpcodes(UringContext *ctx) {
   struct io_uring_probe *probe = io_uring_get_probe_ring(&ctx->ring);
-  auto has = [probe](int opcode) { return probe == nullptr ? opcode <= IORING_OP_WRITE_FIXED : io_uring_opcode_supported(probe, opcode) != 0; };
-  ctx->use_read_op = probe != nullptr && has(IORING_OP_READ) && has(IORING_OP_WRITE);
-  ctx->fixed_rw_ok = has(IORING_OP_READ_FIXED) && has(IORING_OP_WRITE_FIXED);
-  ctx->cancel_ok = probe != nullptr && has(IORING_OP_ASYNC_CANCEL);
-  bool ok[7] = {false, has(IORING_OP_READV), has(IORING_OP_READV), has(IORING_OP_WRITEV), has(IORING_OP_WRITEV),
-                has(IORING_OP_FSYNC), has(IORING_OP_FSYNC)};
-  for (int op = 1; op <= 6; op++) ctx->op_ok[op] = ok[op] && (ctx->opt.disabled_ops & (1u << op)) == 0;
+  ctx->use_read_op = probe != nullptr && HasOpcode(probe, IORING_OP_READ) && HasOpcode(probe, IORING_OP_WRITE);
+  ctx->fixed_rw_ok = HasOpcode(probe, IORING_OP_READ_FIXED) && HasOpcode(probe, IORING_OP_WRITE_FIXED);
+  ctx->cancel_ok = probe != nullptr && HasOpcode(probe, IORING_OP_ASYNC_CANCEL);
+  bool ok[kOpCount];
+  SupportedOps(probe, ok);
+  for (int op = 1; op < kOpCount; op++) ctx->op_ok[op] = ok[op] && (ctx->opt.disabled_ops & (1u << op)) == 0;
   if (probe != nullptr) io_uring_free_probe(probe);
 }
 
@@ -272,21 +281,30 @@ int EnsureRing(UringContext *ctx) {
 uint64_t UserData(uint32_t index, uint32_t generation) { return (static_cast<uint64_t>(generation) << 32) | index; }
 
 /*
- * The IOSQE_ASYNC policy (README "The IOSQE_ASYNC policy"): with more than 4
- * IOs in flight, PostgreSQL 18's rule (the handle flagged `buffered`), plus
- * writes to files not opened for direct I/O.  The kernel then works on its
- * io-wq workers instead of inline in io_uring_enter.  Unflagged reads stay
- * inline: measured here, punting a page-cache read costs more than it gains
- * unless the machine is oversubscribed.  A buffered write inline mostly
- * fails its non-blocking attempt and is punted anyway; punting it at once
- * skips that attempt (8 KiB random writes: 83k → 132k/s).
+ * The IOSQE_ASYNC policy (README "The IOSQE_ASYNC policy"), for reads and
+ * writes on files not opened for direct I/O (O_DIRECT IO has no page-cache
+ * copy to move off this thread, so it always stays inline):
+ * - an IO whose handle is flagged `buffered` (PostgreSQL's rule; the read
+ *   stream flags its IO so) is punted at any depth: the kernel's io-wq
+ *   workers copy page-cache data beside this thread.  A depth floor does not
+ *   work here: inline page-cache reads complete inside io_uring_enter, so
+ *   the depth stays low and nothing would ever be punted (read stream,
+ *   128 KiB blocks: 1.0 GB/s with PostgreSQL's "more than 4 in flight",
+ *   2.5 GB/s punted);
+ * - any other write, once more than 4 IOs are in flight: inline it mostly
+ *   fails its non-blocking attempt and is punted anyway, so punting it at
+ *   once skips that attempt (8 KiB random writes: 83k → 132k/s);
+ * - unflagged reads stay inline: punting a random page-cache read costs
+ *   more than it gains unless the machine is oversubscribed.
  */
 bool WantsAsync(const UringContext *ctx, const aio_io *io) {
   if (ctx->opt.async_policy != AsyncPolicy::kAuto) return ctx->opt.async_policy == AsyncPolicy::kAlways;
-  if (io->op == AIO_OP_FSYNC || io->op == AIO_OP_FDATASYNC) return false;
-  bool page_cache_write = (io->op == AIO_OP_WRITE || io->op == AIO_OP_WRITEV) && (io->flags & AIO_IO_FILE_DIRECT) == 0;
-  if ((io->flags & AIO_FLAG_BUFFERED) == 0 && !page_cache_write) return false;
-  return ctx->inflight() + ctx->accepting + 1 > 4 && io->length >= ctx->opt.async_min_bytes;
+  /* Syncs and file operations: the kernel punts them to io-wq itself. */
+  if (io->op < AIO_OP_READ || io->op > AIO_OP_WRITEV || (io->flags & AIO_IO_FILE_DIRECT) != 0) return false;
+  if (io->length < ctx->opt.async_min_bytes) return false;
+  if ((io->flags & AIO_FLAG_BUFFERED) != 0) return true;
+  bool write = io->op == AIO_OP_WRITE || io->op == AIO_OP_WRITEV;
+  return write && ctx->inflight() + ctx->accepting + 1 > 4;
 }
 
 /*
@@ -299,7 +317,8 @@ bool WantsAsync(const UringContext *ctx, const aio_io *io) {
 void PlanSqe(UringContext *ctx, Slot *slot) {
   aio_io *io = &slot->io;
   int fd = static_cast<int>(io->file);
-  int fixed = FixedFileFor(ctx, fd);
+  /* STATX takes a directory fd and a path, never a registered file (the kernel answers EBADF). */
+  int fixed = io->op == AIO_OP_STAT ? -1 : FixedFileFor(ctx, fd);
   slot->sqe_flags = 0;
   slot->sqe_fd = fixed >= 0 ? fixed : fd;
   if (fixed >= 0) {
@@ -337,8 +356,27 @@ void PrepSingle(const UringContext *ctx, struct io_uring_sqe *sqe, const Slot &s
   }
 }
 
+/*
+ * stat, truncate, allocate (FILE-OPS.md).  The kernel runs all three on its
+ * io-wq workers whatever the flags say.  stat asks STATX about the fd itself
+ * (an empty path with AT_EMPTY_PATH; the literal lives forever) into the
+ * slot's scratch; truncate's new length travels in `offset`.
+ */
+void PrepFileOp(struct io_uring_sqe *sqe, Slot &slot) {
+  const aio_io *io = &slot.io;
+  int fd = slot.sqe_fd;
+  if (io->op == AIO_OP_STAT) {
+    io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &slot.statx_scratch);
+  } else if (io->op == AIO_OP_TRUNCATE) {
+    io_uring_prep_rw(kOpFtruncate, sqe, fd, nullptr, 0, io->offset);
+  } else {
+    int mode = (io->flags & AIO_FLAG_KEEP_SIZE) != 0 ? FALLOC_FL_KEEP_SIZE : 0;
+    io_uring_prep_fallocate(sqe, fd, mode, static_cast<off_t>(io->offset), static_cast<off_t>(io->length));
+  }
+}
+
 /* Writes the SQE of an accepted IO, as PlanSqe decided it. */
-void PrepSqe(const UringContext *ctx, struct io_uring_sqe *sqe, const Slot &slot) {
+void PrepSqe(const UringContext *ctx, struct io_uring_sqe *sqe, Slot &slot) {
   const aio_io *io = &slot.io;
   int fd = slot.sqe_fd;
   const struct iovec *iov = reinterpret_cast<const struct iovec *>(io->iov);
@@ -348,7 +386,8 @@ void PrepSqe(const UringContext *ctx, struct io_uring_sqe *sqe, const Slot &slot
     case AIO_OP_READV: io_uring_prep_readv(sqe, fd, iov, io->iovcnt, io->offset); break;
     case AIO_OP_WRITEV: io_uring_prep_writev(sqe, fd, iov, io->iovcnt, io->offset); break;
     case AIO_OP_FSYNC: io_uring_prep_fsync(sqe, fd, 0); break;
-    default: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+    case AIO_OP_FDATASYNC: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+    default: PrepFileOp(sqe, slot); break;
   }
   io_uring_sqe_set_flags(sqe, slot.sqe_flags);
   io_uring_sqe_set_data64(sqe, UserData(static_cast<uint32_t>(io->index), io->generation));
@@ -558,7 +597,9 @@ int AcceptIo(UringContext *ctx, aio_io *io) {
   Slot &slot = ctx->slots[static_cast<uint32_t>(io->index)];
   /* A read or write names exactly one buffer (PrepSingle uses iov[0]); a busy slot means the caller reused a handle. */
   bool single = io->op == AIO_OP_READ || io->op == AIO_OP_WRITE;
-  if (slot.busy || (single && io->iovcnt != 1)) return ctx->counters.invalid++, AIO_DISPOSITION_UNSUPPORTED;
+  bool stat_fits = io->op != AIO_OP_STAT || (io->iovcnt == 1 && io->iov[0].len >= kStatBytes);
+  if (slot.busy || (single && io->iovcnt != 1) || !stat_fits) return ctx->counters.invalid++, AIO_DISPOSITION_UNSUPPORTED;
+  if (io->op <= AIO_OP_INVALID || io->op >= kOpCount) return ctx->counters.unsupported++, AIO_DISPOSITION_UNSUPPORTED;
   /* More vectors than the kernel takes: the fallback does what node:fs (libuv) does with them. */
   if (!ctx->op_ok[io->op] || io->iovcnt > kMaxIov) return ctx->counters.unsupported++, AIO_DISPOSITION_UNSUPPORTED;
   MoveIo(&slot.io, io);
@@ -575,9 +616,38 @@ int AcceptIo(UringContext *ctx, aio_io *io) {
 // Reaping.
 // ---------------------------------------------------------------------------
 
-/* Records one finished IO in `dest` (triples) at *count and frees its slot. */
+/* One double into `out` as 8 little-endian bytes, the contract's layout, whatever the host's byte order. */
+void StoreLittleEndian(unsigned char *out, double value) {
+  uint64_t bits;
+  memcpy(&bits, &value, sizeof bits);
+  for (int i = 0; i < 8; i++) out[i] = static_cast<unsigned char>(bits >> (8 * i));
+}
+
+/*
+ * A stat IO's answer, from the slot's statx scratch into the IO's buffer
+ * (AcceptIo checked it holds 32 bytes): size, allocated bytes, preferred
+ * IO block size, modification time in ms.  The time is computed as node:fs
+ * computes mtimeMs (seconds * 1e3 + nanoseconds / 1e6), so both agree to
+ * the bit.
+ */
+void StoreStat(const Slot &slot) {
+  const struct statx &st = slot.statx_scratch;
+  unsigned char *out = static_cast<unsigned char *>(slot.io.iov[0].base);
+  StoreLittleEndian(out, static_cast<double>(st.stx_size));
+  StoreLittleEndian(out + 8, static_cast<double>(st.stx_blocks) * 512);
+  StoreLittleEndian(out + 16, static_cast<double>(st.stx_blksize));
+  StoreLittleEndian(out + 24, static_cast<double>(st.stx_mtime.tv_sec) * 1e3 + static_cast<double>(st.stx_mtime.tv_nsec) / 1e6);
+}
+
+/*
+ * Records one finished IO in `dest` (triples) at *count and frees its slot.
+ * Runs on the JS thread; a successful stat's buffer is filled here, before
+ * JavaScript can see the completion, except at teardown, which drops the
+ * completion anyway.
+ */
 void FinishSlot(UringContext *ctx, uint32_t index, int32_t result, int32_t *dest, uint32_t *count) {
   Slot &slot = ctx->slots[index];
+  if (slot.io.op == AIO_OP_STAT && result == 0 && !ctx->quiescing) StoreStat(slot);
   int32_t *entry = dest + 3 * static_cast<size_t>(*count);
   entry[0] = static_cast<int32_t>(index);
   entry[1] = static_cast<int32_t>(slot.io.generation);
@@ -588,9 +658,24 @@ void FinishSlot(UringContext *ctx, uint32_t index, int32_t result, int32_t *dest
   ctx->busy--;
 }
 
+/* A file operation on this thread, the way its SQE would have run it (the stat answer lands in the slot's scratch). */
+int32_t ExecuteFileOp(Slot &slot) {
+  const aio_io *io = &slot.io;
+  int fd = static_cast<int>(io->file);
+  int mode = (io->flags & AIO_FLAG_KEEP_SIZE) != 0 ? FALLOC_FL_KEEP_SIZE : 0;
+  int ret;
+  do {
+    if (io->op == AIO_OP_STAT) ret = statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &slot.statx_scratch);
+    else if (io->op == AIO_OP_TRUNCATE) ret = ftruncate(fd, static_cast<off_t>(io->offset));
+    else ret = fallocate(fd, mode, static_cast<off_t>(io->offset), static_cast<off_t>(io->length));
+  } while (ret < 0 && errno == EINTR);
+  return ret < 0 ? -errno : 0;
+}
+
 /* Runs an IO the kernel never took on this thread and stashes its completion. */
 void RunSynchronously(UringContext *ctx, uint32_t index) {
-  int32_t result = aio_io_execute(&ctx->slots[index].io);
+  Slot &slot = ctx->slots[index];
+  int32_t result = slot.io.op >= AIO_OP_STAT ? ExecuteFileOp(slot) : aio_io_execute(&slot.io);
   FinishSlot(ctx, index, result, ctx->stash.data(), &ctx->stash_count);
 }
 
@@ -844,6 +929,7 @@ int CancelIo(UringContext *ctx, uint32_t index, uint32_t generation) {
  *   done with their memory before this returns.
  */
 void QuiesceRing(UringContext *ctx) {
+  ctx->quiescing = true;
   ctx->stash_count = 0; /* undelivered completions are dropped with the rest */
   for (uint32_t index : ctx->pending) FinishSlot(ctx, index, -ECANCELED, ctx->stash.data(), &ctx->stash_count);
   ctx->pending.clear();
@@ -861,6 +947,15 @@ void QuiesceRing(UringContext *ctx) {
 }
 
 }  // namespace
+
+const char *const kOpNames[kOpCount] = {"invalid", "read", "readv", "write", "writev", "fsync", "fdatasync", "stat", "truncate", "allocate"};
+
+/* read and write also run as one-vector READV/WRITEV, so those opcodes decide. */
+void SupportedOps(const struct io_uring_probe *probe, bool ok[kOpCount]) {
+  const int opcodes[kOpCount] = {-1, IORING_OP_READV, IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+                                 IORING_OP_FSYNC, IORING_OP_STATX, kOpFtruncate, IORING_OP_FALLOCATE};
+  for (int op = 0; op < kOpCount; op++) ok[op] = opcodes[op] >= 0 && HasOpcode(probe, opcodes[op]);
+}
 
 // ---------------------------------------------------------------------------
 // The method's operations (aio::Context), called by the kit.

@@ -26,6 +26,7 @@
 #include "aio/loop.hh"
 
 #include <liburing.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -34,9 +35,25 @@
 
 namespace aio_uring {
 
+/* IORING_OP_FTRUNCATE (Linux 6.9): liburing 2.3's headers (Debian 12) predate it; the number is the kernel ABI's. */
+constexpr int kOpFtruncate = 55;
+
+/* One entry per aio op code, 0 (invalid) to AIO_OP_ALLOCATE. */
+constexpr int kOpCount = AIO_OP_ALLOCATE + 1;
+
+/* The aio op names by code, as @aio/core's AIO_OP_NAMES spells them. */
+extern const char *const kOpNames[kOpCount];
+
+/*
+ * Which aio ops a ring with this opcode probe runs (`probe` may be null: a
+ * kernel older than 5.6 has only the 5.1 opcodes).  The context and the
+ * probe's details use the same answer.
+ */
+void SupportedOps(const struct io_uring_probe *probe, bool ok[kOpCount]);
+
 /* When IOSQE_ASYNC is set on an IO (see README "The IOSQE_ASYNC policy"). */
 enum class AsyncPolicy : uint8_t {
-  kAuto,   /* IO flagged buffered, with more than 4 IOs in flight: PostgreSQL 18's rule */
+  kAuto,   /* page-cache IO flagged buffered; other page-cache writes beyond 4 in flight (WantsAsync) */
   kNever,  /* never: every IO is first tried inline by the submitting task */
   kAlways  /* every IO goes to the kernel's io-wq workers */
 };
@@ -73,6 +90,14 @@ struct Slot {
   uint8_t sqe_flags = 0;   /* IOSQE_FIXED_FILE, IOSQE_ASYNC */
   bool busy = false;       /* accepted, CQE not reaped yet */
   bool pending = false;    /* accepted, not yet taken by the kernel: no SQE of it is in the ring */
+  /*
+   * A `stat` IO's answer from the kernel.  Pinned: the kernel writes it
+   * (IORING_OP_STATX) until the IO's CQE is reaped; the slot holds it that
+   * long, and the slots vector is sized once in Start and never moves.
+   * FinishSlot then converts it, on the JS thread, into the 4 doubles of the
+   * IO's own buffer before the completion goes into the table.
+   */
+  struct statx statx_scratch;
 };
 
 /* What the context knows about one fd (a vector indexed by fd). */
@@ -163,11 +188,12 @@ class UringContext : public aio::Context {
   struct io_uring ring;
   bool ring_ready = false;
   bool ring_broken = false; /* io_uring_enter failed for good: everything goes to the sync fallback */
+  bool quiescing = false;   /* teardown reaps and drops completions: no IO's buffer is written any more */
   int setup_errno = 0;      /* the last ring setup failure, as a positive errno */
   int broken_errno = 0;
   uint32_t setup_flags_used = 0; /* what io_uring_setup was given */
   int eventfd = -1;
-  bool op_ok[7] = {};       /* by aio_op, after the opcode probe and disabled_ops */
+  bool op_ok[kOpCount] = {}; /* by aio_op, after the opcode probe and disabled_ops */
   bool use_read_op = false; /* IORING_OP_READ/WRITE exist (5.6); otherwise READV/WRITEV with one iovec */
   bool cancel_ok = false;
   bool fixed_rw_ok = false;

@@ -14,8 +14,8 @@
  */
 import * as fs from 'node:fs';
 import { isNonDetachable, type AioFile, type AioMethodFactory, type AioOpName, type AioProbeResult } from '@aio/core';
-import { defineNativeMethod, nativeCapabilities, nativeOption } from '@aio/core/method';
-import type { AioNativeBinding, AioNativeContext, CheckedOptions, NativeBindingLoad, NativeOptionRule } from '@aio/core/method';
+import { AIO_OP, defineNativeMethod, nativeCapabilities, nativeOption } from '@aio/core/method';
+import type { AioMethodCapabilities, AioNativeBinding, AioNativeContext, CheckedOptions, NativeBindingLoad, NativeOptionRule } from '@aio/core/method';
 
 /** The method's name, as `AIO_METHOD`, the CLIs, the benchmark and test names use it. */
 export const methodName = 'io_uring' as const;
@@ -35,11 +35,13 @@ export interface IoUringOptions {
   /** The submission ring's size (rounded up to a power of two); default: the context's `maxConcurrency`. */
   entries?: number;
   /**
-   * IOSQE_ASYNC: 'auto' (default) sets it on IOs whose handle is flagged
-   * `buffered` (`handle.setFlag('buffered')`) while more than 4 IOs are in
-   * flight: PostgreSQL 18's rule.  The kernel's io-wq workers then copy
-   * page-cache data in parallel with this thread.  'never' keeps every IO
-   * inline in io_uring_enter; 'always' punts every IO.
+   * IOSQE_ASYNC: 'auto' (default) sets it on reads and writes of files not
+   * opened for direct I/O whose handle is flagged `buffered`
+   * (`handle.setFlag('buffered')`; the read stream does this), at any depth,
+   * and on other such writes while more than 4 IOs are in flight.  The
+   * kernel's io-wq workers then copy page-cache data in parallel with this
+   * thread.  'never' keeps every IO inline in io_uring_enter; 'always' punts
+   * every IO.
    */
   iosqeAsync?: IoUringAsyncPolicy;
   /** With 'auto': only flagged IOs of at least this many bytes get IOSQE_ASYNC (default 0: no size floor). */
@@ -57,7 +59,11 @@ export interface IoUringOptions {
    * closed through aio (`file.close()`), which unregisters them first.
    */
   registeredFiles?: boolean | number;
-  /** Ops to run through the synchronous fallback instead of the ring (tests; a kernel bug to avoid). */
+  /**
+   * Ops to run through the synchronous fallback instead of the ring (tests;
+   * a kernel bug to avoid): left out of `capabilities.ops`, refused by the
+   * addon if submitted anyway.
+   */
   disabledOps?: readonly AioOpName[];
 }
 
@@ -112,7 +118,20 @@ const OPTIONS = {
   disabledOps: nativeOption.opMask(),
 };
 
-const CAPABILITIES = nativeCapabilities({ vectored: true, maxDepth: 1024, completesOnOtherThread: false, fileKind: 'fd' });
+/**
+ * What a context of these options can do.  `ops` is what the running
+ * kernel's ring runs (the probe's `details.ops`: IORING_OP_FTRUNCATE, for
+ * one, needs Linux 6.9) less `disabledOps`; the core runs every other op
+ * synchronously and never submits it.  The probe is cached per thread, so
+ * this costs a lookup.
+ */
+function contextCapabilities(binding: IoUringBinding, options: CheckedOptions<typeof OPTIONS>): AioMethodCapabilities {
+  const details = binding.probe({ sqpoll: options.sqpoll ?? false }).details;
+  const probed = typeof details?.ops === 'string' ? details.ops.split(',') : ['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'];
+  const disabled = options.disabledOps ?? 0;
+  const ops = (probed as AioOpName[]).filter((op) => Object.hasOwn(AIO_OP, op) && (disabled & (1 << AIO_OP[op])) === 0);
+  return nativeCapabilities({ ops, vectored: true, maxDepth: 1024, completesOnOtherThread: false, fileKind: 'fd' });
+}
 
 const uring = defineNativeMethod<IoUringBinding, typeof OPTIONS>({
   name: methodName,
@@ -124,7 +143,7 @@ const uring = defineNativeMethod<IoUringBinding, typeof OPTIONS>({
   probe: (binding, options) => binding.probe({ sqpoll: options.sqpoll ?? false }),
   probeKey: (options) => String(options.sqpoll ?? false),
   context: (binding, options) => ({
-    capabilities: CAPABILITIES,
+    capabilities: contextCapabilities(binding, options),
     // As in PostgreSQL: an IO handed to an io-wq worker must not find its fd
     // closed (or reused) under it, so closing a file waits for its IO.
     waitOnFileBeforeClose: true,

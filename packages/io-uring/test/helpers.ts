@@ -22,6 +22,40 @@ export function skipReason(options?: IoUringOptions): string | undefined {
   return reason;
 }
 
+/** The file operations, and the io_uring opcode each needs (IORING_OP_FTRUNCATE: Linux 6.9). */
+export const FILE_OPS = { stat: 'statx', truncate: 'ftruncate', allocate: 'fallocate' } as const;
+
+/**
+ * Why the ring cannot run file operation `op` here, or undefined: io_uring
+ * missing, the kernel's opcode missing, or the shared native kit
+ * (tooling/native/src/io.c) not decoding the op, which then runs through
+ * the core's synchronous path (counted as `invalid` by the addon).
+ */
+export async function fileOpSkipReason(op: keyof typeof FILE_OPS): Promise<string | undefined> {
+  const unavailable = skipReason();
+  if (unavailable !== undefined) return unavailable;
+  const gap = await ringFileOpGap(op);
+  if (gap !== undefined) console.warn(`skipped: ${gap}`);
+  return gap;
+}
+
+async function ringFileOpGap(op: keyof typeof FILE_OPS): Promise<string | undefined> {
+  const opcodes = String(probe().details?.opcodes ?? '').split(',');
+  if (!opcodes.includes(FILE_OPS[op])) return `this kernel's io_uring has no ${FILE_OPS[op]} opcode`;
+  const aio = new Aio({ method: ioUring() });
+  try {
+    const dir = scratchDir();
+    const file = aio.open(path.join(dir, 'kit-check'), { read: true, write: true, create: true });
+    await file.stat();
+    await file.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (aio.stats().methodStats.invalid > 0) return 'the shared native kit (tooling/native/src/io.c) does not decode the file operations yet';
+    return undefined;
+  } finally {
+    await aio.close();
+  }
+}
+
 /** The addon itself, for tests that call it directly. */
 export function binding(): IoUringBinding {
   const loaded = loadBinding();
