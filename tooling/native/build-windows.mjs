@@ -47,6 +47,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reproducibleFlags } from './build.mjs';
 
 const CXX = 'x86_64-w64-mingw32-g++-posix';
 const CC = 'x86_64-w64-mingw32-gcc-posix';
@@ -230,6 +231,8 @@ async function build(opts) {
   if (!defines.some((d) => d.split('=')[0] === 'NAPI_CPP_EXCEPTIONS')) defines.push('NAPI_DISABLE_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS');
   const common = [
     '-O2',
+    // No build paths in the DLL (see reproducibleFlags in build.mjs).
+    ...reproducibleFlags(),
     ...defines.map((d) => `-D${d}`),
     ...[...opts.includes, nodeApiInclude, addonApiInclude].map((d) => `-I${d}`),
     ...opts.cflags,
@@ -248,7 +251,8 @@ async function build(opts) {
     mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
     // Linked under a temporary name and renamed: a concurrent loader never sees half a DLL.
     const partial = `${opts.out}.${process.pid}.tmp`;
-    run(CXX, ['-shared', '-static', '-Wl,--no-undefined', '-O2', '-o', partial, ...objects, lib, ...opts.libs]);
+    // --no-insert-timestamp: a PE header otherwise records the link time, so no two builds would be byte-identical.
+    run(CXX, ['-shared', '-static', '-Wl,--no-undefined', '-Wl,--no-insert-timestamp', '-O2', '-o', partial, ...objects, lib, ...opts.libs]);
     renameSync(partial, opts.out);
     console.log(`build-windows: built ${path.relative(process.cwd(), opts.out)}`);
   } finally {

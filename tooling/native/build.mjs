@@ -58,6 +58,21 @@ export function findUvInclude() {
   return candidates.find((dir) => existsSync(join(dir, 'uv.h')));
 }
 
+/**
+ * Compiler flags that make a build independent of where the repository is
+ * checked out: every path under the repository root is recorded relative to
+ * it.  The release step (tooling/release/pack.mjs) strips the symbols from
+ * the copy it packs, so published binaries carry no build paths at all.
+ */
+export function reproducibleFlags() {
+  const repoRoot = resolve(kitRoot, '..', '..');
+  // The header packages by name too: where a package manager stores them (.pnpm/<name>@<version>/..., a
+  // hoisted node_modules, a copy) must not change the debug info, whose hash is the binary's build id.
+  // gcc applies the last matching map, so these more specific ones come after the repository's.
+  const headers = ['node-api-headers', 'node-addon-api'].map((name) => `-ffile-prefix-map=${realpathSync(dirname(require.resolve(`${name}/package.json`)))}=${name}`);
+  return [`-ffile-prefix-map=${repoRoot}/=`, ...headers];
+}
+
 function parseArgs(argv) {
   const args = { variant: 'release', verbose: false };
   for (let i = 0; i < argv.length; i++) {
@@ -153,12 +168,15 @@ async function main() {
     .filter((name) => name.endsWith('.h'))
     .map((name) => join(pkgRoot, 'native', name));
   const headers = [...kitHeaders, ...ownHeaders];
-  if (newerThan(output, [...sources, ...headers, join(pkgRoot, 'native', 'build.json')])) {
+  // The driver itself is an input: a change of its flags rebuilds every addon.
+  if (newerThan(output, [...sources, ...headers, join(pkgRoot, 'native', 'build.json'), fileURLToPath(import.meta.url)])) {
     console.log(`${spec.target}: up to date (${relative(pkgRoot, output)})`);
     return;
   }
 
-  const common = ['-O2', '-g', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter', '-DNAPI_VERSION=8', '-D_GNU_SOURCE'];
+  // The repository's location must not end up in the binary (debug info, __FILE__ in asserts): two
+  // checkouts in different folders build the same bytes once `release:pack` strips the debug info.
+  const common = ['-O2', '-g', '-fPIC', '-fvisibility=hidden', ...reproducibleFlags(), '-Wall', '-Wextra', '-Wno-unused-parameter', '-DNAPI_VERSION=8', '-D_GNU_SOURCE'];
   if (args.variant === 'asan') common.push('-fsanitize=address', '-fno-omit-frame-pointer', '-O1');
   const includeFlags = includes.map((dir) => `-I${dir}`);
   const objDir = join(pkgRoot, 'build', `obj-${args.variant}`);

@@ -6,9 +6,42 @@
  * never rewrites a reason.
  */
 import type { MethodEntry } from './catalog.js';
+import { platformId } from './platform.js';
 
-/** Machine-readable causes the selector itself assigns (probes add their own, such as 'EPERM'). */
-export type SelectorCode = 'not-installed' | 'wrong-platform' | 'load-failed' | 'no-method-export' | 'probe-threw';
+/**
+ * Machine-readable causes the selector itself assigns (probes add their own,
+ * such as 'EPERM').  The package itself: 'not-installed' (absent),
+ * 'wrong-platform' (the mechanism does not exist on this OS).  Its binary,
+ * from @aio/core's native loader: 'binary-not-installed' (no platform
+ * package installed), 'binary-wrong-platform' (only platform packages for
+ * another platform, arch or libc are installed), 'no-prebuilt' (none is
+ * published for this platform), 'not-built' (a repository checkout whose
+ * build was skipped), 'load-failed' (a binary is there and does not load).
+ */
+export type SelectorCode =
+  | 'not-installed'
+  | 'wrong-platform'
+  | 'binary-not-installed'
+  | 'binary-wrong-platform'
+  | 'no-prebuilt'
+  | 'not-built'
+  | 'load-failed'
+  | 'no-method-export'
+  | 'probe-threw';
+
+/**
+ * The code of a load failure from its reason.  @aio/core's loader words its
+ * reasons with stable openings; the probe's code cannot be trusted for them,
+ * because older cores report every load failure as 'not-installed'.
+ */
+export function loadFailureCode(reason: string): SelectorCode | undefined {
+  if (reason.startsWith('binary installed for another platform')) return 'binary-wrong-platform';
+  if (reason.startsWith('no binary for this platform')) return 'binary-not-installed';
+  if (reason.startsWith('no prebuilt binary')) return 'no-prebuilt';
+  if (reason.startsWith('addon not built')) return 'not-built';
+  if (reason.startsWith('addon failed to load')) return 'load-failed';
+  return undefined;
+}
 
 /**
  * Returns one sentence saying what to do about an unavailable method, or
@@ -18,22 +51,29 @@ export type SelectorCode = 'not-installed' | 'wrong-platform' | 'load-failed' | 
  */
 export function adviceFor(entry: MethodEntry, code: string | undefined, reason: string): string | undefined {
   const pkg = entry.package;
-  if (code === 'not-installed') return `npm i ${pkg}`;
+  const loadCode = loadFailureCode(reason);
+  if (code === 'not-installed' && loadCode === undefined) return `npm i ${pkg}`;
   if (code === 'wrong-platform' || /^wrong platform/.test(reason)) {
     return `nothing to do: ${entry.name} needs ${entry.needs}; the selector uses the next method`;
   }
   if (code === 'no-method-export') return `${pkg} is too old or too new for this @aio/auto: install matching versions`;
   if (code === 'probe-threw') return `a probe must never throw: please report this as a bug in ${pkg}`;
-  if (/^addon not built/.test(reason)) {
-    return `install what the build needs (see the reason), then npm rebuild ${pkg}`;
-  }
-  if (/^addon failed to load: Cannot find module '[^']*\/dist\//.test(reason)) {
+  return loadCode === undefined && code !== 'load-failed' ? adviceForErrno(code, reason) : adviceForLoad(pkg, loadCode ?? 'load-failed', reason);
+}
+
+/** What to do when a package is installed but its addon is not there or does not load. */
+function adviceForLoad(pkg: string, code: SelectorCode, reason: string): string {
+  // The loader's reason ends with the exact command for these two; the advice is that command.
+  const fix = /; fix: (npm install .*)$/.exec(reason)?.[1];
+  if ((code === 'binary-wrong-platform' || code === 'binary-not-installed') && fix !== undefined) return fix;
+  if (code === 'no-prebuilt') return `nothing to install: ${pkg} publishes no binary for ${platformId()}; the selector uses the next method`;
+  if (code === 'not-built') return `install what the build needs (see the reason), then build it again (pnpm --filter ${pkg} build in the repository)`;
+  if (/Cannot find module '[^']*\/dist\//.test(reason)) {
     return `the package is incomplete (its dist/ is missing): reinstall it, or build it (pnpm --filter ${pkg} build) in a workspace`;
   }
-  if (code === 'load-failed' || /^addon failed to load/.test(reason)) {
-    return `reinstall or rebuild it (npm rebuild ${pkg}); a prebuilt addon must match this platform, arch and libc`;
-  }
-  return adviceForErrno(code, reason);
+  const glibc = /needs glibc (>=\s*[\d.]+)/.exec(reason)?.[1];
+  if (glibc !== undefined) return `the prebuilt binary needs glibc ${glibc}: run on a newer distribution, or keep the fallback`;
+  return `reinstall ${pkg} on this machine (delete node_modules, then npm install) so that the binary for ${platformId()} is installed`;
 }
 
 function adviceForErrno(code: string | undefined, reason: string): string | undefined {

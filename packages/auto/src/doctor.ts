@@ -87,7 +87,7 @@ export function formatDoctor(report: DoctorReport): string {
   const lines: string[] = [];
   const rows = report.methods.map((method) => [
     `${method.chosen ? '> ' : '  '}${method.name}`,
-    method.installed ? `yes${method.version === undefined ? '' : ` ${method.version}`}` : 'no',
+    installedText(method),
     method.available ? 'yes' : 'no',
     method.reason,
   ]);
@@ -106,6 +106,20 @@ export function formatDoctor(report: DoctorReport): string {
   return lines.join('\n');
 }
 
+/**
+ * The "installed" column: a package can be installed with its binary for
+ * another platform, or with no binary at all, and that is not the same
+ * problem as a package that is not installed.
+ */
+function installedText(method: DoctorMethod): string {
+  if (!method.installed) return 'no';
+  const version = method.version === undefined ? '' : ` ${method.version}`;
+  if (method.code === 'binary-wrong-platform') return `yes${version}, binary for another platform`;
+  if (method.code === 'binary-not-installed') return `yes${version}, no binary`;
+  if (method.code === 'no-prebuilt') return `yes${version}, no binary for this platform`;
+  return `yes${version}`;
+}
+
 function chosenLines(report: DoctorReport): string[] {
   const order = AIO_METHOD_NAMES.join(' > ');
   if (report.chosen === null) return [`chosen: none: ${report.error ?? 'no method is available'}`];
@@ -113,7 +127,7 @@ function chosenLines(report: DoctorReport): string[] {
   if (forced !== undefined) return [`chosen: ${report.chosen} (forced with AIO_METHOD)`];
   const lines = [`chosen: ${report.chosen} (the first available in the order ${order})`];
   const better = report.methods.slice(0, report.methods.findIndex((method) => method.chosen));
-  const actionable = better.filter((method) => method.advice !== undefined && method.code !== 'wrong-platform');
+  const actionable = better.filter((method) => method.advice !== undefined && method.code !== 'wrong-platform' && method.code !== 'no-prebuilt');
   if (actionable.length > 0) {
     lines.push('', 'to use a better method:');
     for (const method of actionable) lines.push(`  ${method.name}: ${method.advice}`);
@@ -133,6 +147,11 @@ function platformLines(facts: PlatformFacts): string[] {
     if (facts.container !== null) rows.push(['container', facts.container]);
   }
   rows.push(['node', `${facts.node} (Node-API ${facts.napi}, libuv ${facts.uv})`]);
+  if (facts.coreCopies.length > 1) {
+    const copies = facts.coreCopies.map((copy) => `${copy.version} at ${copy.path}`).join('; ');
+    rows.push(['@aio/core', `${facts.coreCopies.length} copies loaded (${copies}): run npm dedupe`]);
+  }
+  rows.push(['binaries', `${facts.platformId} (a backend @aio/<name> loads @aio/<name>-${facts.platformId})`]);
   if (facts.uid !== null) rows.push(['uid', String(facts.uid)]);
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`);

@@ -32,6 +32,33 @@ export interface PlatformFacts {
   readonly uv: string;
   /** The effective user id (POSIX), or null. */
   readonly uid: number | null;
+  /**
+   * The platform id of the prebuilt binaries for this process (`linux-x64-gnu`,
+   * `linux-arm64-musl`, `win32-x64`, `darwin-arm64`, ...): the backend
+   * `@aio/<backend>` loads its binary from `@aio/<backend>-<platformId>`.
+   */
+  readonly platformId: string;
+  /**
+   * The copies of @aio/core loaded on this thread, as they register
+   * themselves (packages/core/src/copies.ts); more than one is a broken
+   * install.  Empty with a core that does not register.
+   */
+  readonly coreCopies: ReadonlyArray<{ readonly version: string; readonly path: string }>;
+}
+
+let hostLibc: PlatformFacts['libc'] | undefined;
+
+/**
+ * The platform id for `os`, `arch` and a Linux libc family, as the platform
+ * packages are named (the rule of @aio/core's native loader): `-gnu` or
+ * `-musl` after the arch on Linux only.
+ */
+export function platformId(
+  os: NodeJS.Platform = process.platform,
+  arch: string = process.arch,
+  family: 'glibc' | 'musl' | null = os === 'linux' ? ((hostLibc ??= libcOf())?.family ?? 'glibc') : null,
+): string {
+  return `${os}-${arch}${family === null ? '' : family === 'musl' ? '-musl' : '-gnu'}`;
 }
 
 /** Collects the facts of the running process and machine. */
@@ -46,13 +73,22 @@ export function platformFacts(): PlatformFacts {
     ioUringGroup: linux ? readInteger('/proc/sys/kernel/io_uring_group') : null,
     seccomp: linux ? seccompMode() : null,
     memlock: linux ? memlockLimit() : null,
-    libc: linux ? libcOf() : null,
+    libc: linux ? (hostLibc ??= libcOf()) : null,
     container: linux ? containerOf() : null,
     node: process.version,
     napi: process.versions.napi ?? 'unknown',
     uv: process.versions.uv ?? 'unknown',
     uid: typeof process.geteuid === 'function' ? process.geteuid() : null,
+    platformId: platformId(),
+    coreCopies: coreCopies(),
   };
+}
+
+/** The registry @aio/core's copies.ts keeps on globalThis (read directly: any copy of any version may have written it). */
+function coreCopies(): PlatformFacts['coreCopies'] {
+  const copies = (globalThis as Record<symbol, unknown>)[Symbol.for('@aio/core.copies')];
+  if (!Array.isArray(copies)) return [];
+  return copies.map((copy: { version?: unknown; path?: unknown }) => ({ version: String(copy.version), path: String(copy.path) }));
 }
 
 function readText(path: string): string | null {

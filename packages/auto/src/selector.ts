@@ -22,7 +22,7 @@ import {
   type AioMethodName,
   type AioProbeResult,
 } from '@aio/core';
-import { adviceFor } from './advice.js';
+import { adviceFor, loadFailureCode } from './advice.js';
 import { catalogEntry, isMethodName, runsOn, type MethodEntry } from './catalog.js';
 
 /** Method-specific options, by method name, passed to each package's `method(options)`. */
@@ -39,7 +39,12 @@ export interface MethodListing {
   readonly available: boolean;
   /** One line: why it is unavailable, or what the probe verified. Probe reasons are shown verbatim. */
   readonly reason: string;
-  /** A machine-readable cause when unavailable ('not-installed', 'wrong-platform', 'EPERM', ...). */
+  /**
+   * A machine-readable cause when unavailable: 'not-installed' (the package is
+   * absent), 'binary-wrong-platform' (installed, but its binary is for another
+   * platform, arch or libc), 'binary-not-installed', 'wrong-platform', 'EPERM', ...
+   * (see SelectorCode in advice.ts).
+   */
   readonly code?: string;
   /** What the user can do about it, when unavailable. */
   readonly advice?: string;
@@ -272,7 +277,9 @@ function fromProbe(entry: MethodEntry, factory: AioMethodFactory, version: strin
   const reason = typeof probe?.reason === 'string' && probe.reason !== '' ? probe.reason : 'the probe gave no reason';
   const details = probe?.details === undefined ? {} : { details: probe.details };
   if (probe?.available !== true) {
-    return { ...unavailable(entry, true, probe?.code ?? undefined, reason, version), ...details };
+    // An installed package whose addon is missing or does not load is not "not installed": say which case it is.
+    const code = loadFailureCode(reason) ?? probe?.code ?? undefined;
+    return { ...unavailable(entry, true, code, reason, version), ...details };
   }
   return { name: entry.name, package: entry.package, installed: true, available: true, reason, version, ...details, factory };
 }

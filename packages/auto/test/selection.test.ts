@@ -144,7 +144,7 @@ describe('selector: reasons', () => {
       code: 'load-failed',
       reason: 'addon failed to load: /app/node_modules/@aio/io-uring/build/Release/io_uring.node: invalid ELF header',
     });
-    expect(uring.advice).toContain('npm rebuild @aio/io-uring');
+    expect(uring.advice).toContain('reinstall @aio/io-uring on this machine');
   });
 
   it('selector: probe reasons are shown verbatim, with the probe details', async () => {
@@ -286,8 +286,27 @@ describe('selector: advice', () => {
     ['io_uring', 'ENOSYS', 'ENOSYS: kernel has no io_uring', /kernel has no io_uring/],
     ['io_uring', 'ENOMEM', 'ENOMEM: RLIMIT_MEMLOCK too low', /ulimit -l/],
     ['io_uring', 'EMFILE', 'EMFILE: too many open files', /ulimit -n/],
-    ['io_uring', undefined, 'addon not built: liburing.h not found', /npm rebuild @aio\/io-uring/],
-    ['threadpool', 'load-failed', 'addon failed to load: libfoo.so: cannot open shared object file', /npm rebuild @aio\/threadpool/],
+    ['io_uring', undefined, 'addon not built: liburing.h not found', /pnpm --filter @aio\/io-uring build/],
+    ['threadpool', 'load-failed', 'addon failed to load: libfoo.so: cannot open shared object file', /^reinstall @aio\/threadpool on this machine/],
+    [
+      'threadpool',
+      'not-installed',
+      'addon failed to load from @aio/threadpool-linux-x64-gnu: /lib/libc.so.6: version `GLIBC_2.34\' not found (this binary needs glibc >=2.34; this system\'s is older)',
+      /^the prebuilt binary needs glibc >=2\.34/,
+    ],
+    [
+      'io_uring',
+      'not-installed',
+      'binary installed for another platform: this is linux x64 glibc and needs @aio/io-uring-linux-x64-gnu, but only @aio/io-uring-linux-x64-musl@0.2.0 (for linux x64 musl) is installed; fix: npm install --os=linux --cpu=x64 --libc=glibc @aio/io-uring@0.2.0',
+      /^npm install --os=linux --cpu=x64 --libc=glibc @aio\/io-uring@0\.2\.0$/,
+    ],
+    [
+      'threadpool',
+      'not-installed',
+      "no binary for this platform: @aio/threadpool-darwin-arm64 is not installed (none of @aio/threadpool's platform packages is; were optional dependencies omitted, or the lockfile written on another platform?); fix: npm install --os=darwin --cpu=arm64 @aio/threadpool@0.2.0",
+      /^npm install --os=darwin --cpu=arm64 @aio\/threadpool@0\.2\.0$/,
+    ],
+    ['posix_aio', 'not-installed', 'no prebuilt binary for linux-riscv64-gnu (linux riscv64 glibc): @aio/posix-aio 0.2.0 has platform packages for linux-x64-gnu only', /^nothing to install/],
     ['io_uring', 'probe-threw', 'probe threw: boom', /report this as a bug/],
   ];
   for (const [name, code, reason, advice] of rows) {
