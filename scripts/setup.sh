@@ -4,6 +4,11 @@
 #     benchmark's reference), clang + lld (the FreeBSD compile check), and the
 #     Windows toolchain (mingw-w64, Wine, the Windows node.exe) through
 #     tooling/windows/setup.sh;
+#   - the cross toolchains and extra Node binaries through
+#     tooling/cross/setup.sh: the aarch64 cross compiler, qemu-user and the
+#     arm64 cross libraries (apt, as root), liburing for arm64 (Debian's
+#     package, unpacked), Zig for musl, the official Node 22, 24 and arm64
+#     20 (npm), all cached under .cache/; skip with AIO_SKIP_CROSS=1;
 #   - pnpm (pinned), the workspace's dependencies (frozen lockfile);
 #   - every package, native addons included (turbo run build).
 # Without root it installs nothing system-wide and says what is missing; the
@@ -56,6 +61,9 @@ pnpm install --frozen-lockfile
 # The Windows toolchain needs the Node-API headers from the npm packages above.
 if [ "${AIO_SKIP_WINDOWS:-0}" != "1" ]; then
   bash tooling/windows/setup.sh
+fi
+if [ "${AIO_SKIP_CROSS:-0}" != "1" ]; then
+  bash tooling/cross/setup.sh
 fi
 log "building every package"
 pnpm build

@@ -6,7 +6,13 @@
 #      the selector, the benchmark's own logic;
 #   3. the native memory checks (AddressSanitizer/valgrind runs per backend);
 #   4. the Windows build, tested under Wine (iocp, threadpool, sync);
-#   5. the FreeBSD compile check (compile-checked for FreeBSD, not run).
+#   5. the FreeBSD compile check (compile-checked for FreeBSD, not run);
+#   6. the conformance suite on the official Node 22 and 24 (npm binaries);
+#   7. linux-arm64: cross-built, tested under qemu-user (threadpool, posix_aio,
+#      the selector's fallback);
+#   8. linux-x64-musl: cross-built with Zig, built, not run (no musl Node here);
+#   9. the GitHub workflows, checked with actionlint (only GitHub runs them).
+# Steps 6-8 print why and pass when their toolchain is missing (tooling/cross/setup.sh).
 # Every step runs even if an earlier one failed; the summary says which failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +37,10 @@ step "vitest (all projects)" pnpm exec vitest run
 step "native memory checks" pnpm -r --workspace-concurrency=1 --if-present run test:memcheck
 step "Windows build, tested under Wine" pnpm test:windows
 step "FreeBSD compile check" pnpm check:freebsd
+step "conformance on Node 22 and 24" bash tooling/cross/test-node-versions.sh
+step "linux-arm64, tested under qemu-user" bash tooling/cross/test-arm64.sh
+step "linux-x64-musl build (built, not run)" bash tooling/cross/build-musl.sh
+step "workflows (actionlint)" bash tooling/ci/lint-workflows.sh
 
 printf '\n=== summary ===\n'
 if [ "${#failed[@]}" -eq 0 ]; then
