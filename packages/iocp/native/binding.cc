@@ -91,6 +91,13 @@ void IocpContext::Quiesce(bool teardown) {
 /* Takes one decoded IO into its slot and issues it; returns its disposition. */
 int IocpContext::SubmitOne(aio_io *io) {
   iocp_request *req = &requests[io->index];
+  /* The core never submits a file op (they are not in capabilities.ops): a
+   * completion port has no stat, truncate or allocate.  Should one come, it
+   * goes back to the core's synchronous path, which is executeSync. */
+  if (aio_file_op_is(io->op)) {
+    aio_io_release(io);
+    return AIO_DISPOSITION_UNSUPPORTED;
+  }
   /* A slot still in flight would be a bug in the caller; the core then runs
    * the IO itself, and the IO in flight keeps its slot. */
   if (req->busy) {
@@ -173,16 +180,21 @@ const aio::MethodOps iocp_method_ops = {"iocp", {0x696f6370c4a1e7d3ull, 0x58b20f
 /* ---- executeSync ------------------------------------------------------------- */
 
 /*
- * executeSync(context, op, handle, offset, length, views): the core's
- * synchronous path on this method's HANDLEs (node:fs cannot use them).  A
- * bad description (a detached buffer, say) is an EINVAL result, as a
- * submission of it would be.
+ * executeSync(context, op, handle, offset, length, views, flags?): the
+ * core's synchronous path on this method's HANDLEs (node:fs cannot use
+ * them), and the only path of stat, truncate and allocate, which a
+ * completion port cannot run (file_ops.c's blocking Win32 calls).  A bad
+ * description (a detached buffer, say) is an EINVAL result, as a
+ * submission of it would be.  `flags` matters to allocate only
+ * (AIO_FLAG_KEEP_SIZE).
  */
 Napi::Value iocp_execute_sync_js(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   aio_io io;
   int status;
-  if (!aio::DecodeSingle(info, 1, "executeSync(context, op, handle, offset, length, views)", &io, &status)) return Napi::Value();
+  if (!aio::DecodeSingle(info, 1, "executeSync(context, op, handle, offset, length, views, flags?)", &io, &status)) return Napi::Value();
+  const napi_value args[6] = {info[1], info[2], info[3], info[4], info[5], info[6]};
+  aio_file_op_redecode(env, args, &io, &status);
   IocpContext *ctx = static_cast<IocpContext *>(aio::UnwrapOpen(info[0], &iocp_method_ops));
   if (ctx == nullptr || status != 0) {
     aio_io_release(&io); /* nothing to free unless it decoded */

@@ -32,6 +32,8 @@
 
 #include "aio/kit.hh"       /* includes <windows.h> through aio/platform.h */
 #include "aio/win_errno.h"  /* the one Win32 -> Node errno table */
+/* stat, truncate and allocate on a HANDLE: the thread pool's file_ops.c, which this addon compiles too (build.json). */
+#include "../../threadpool/native/file_ops.h"
 
 /* Completion keys: what a packet on a context's port stands for. */
 #define IOCP_KEY_IO 1   /* an overlapped ReadFile/WriteFile of one of the context's files */
@@ -172,7 +174,7 @@ int iocp_start(IocpContext *ctx, iocp_request *req, const iocp_file *file);
 void iocp_reaper_main(void *arg);
 /* Asks the OS to cancel every issued part of `req`: 0 canceled, 1 not canceled. */
 int iocp_cancel(IocpContext *ctx, iocp_request *req);
-/* Runs one decoded IO on the calling thread, waiting for it; bytes or a negative errno. */
+/* Runs one decoded IO on the calling thread, waiting for it (file ops included); bytes or a negative errno. */
 int32_t iocp_execute_sync(IocpContext *ctx, const aio_io *io);
 
 /* ---- files.cc: the file table, opening and closing --------------------- */

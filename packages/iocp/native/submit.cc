@@ -279,6 +279,7 @@ int iocp_cancel(IocpContext *ctx, iocp_request *req) {
 int32_t iocp_execute_sync(IocpContext *ctx, const aio_io *io) {
   HANDLE file = (HANDLE)(intptr_t)io->file;
   add(&ctx->counters.executed_sync, 1);
+  if (aio_file_op_is(io->op)) return aio_file_op_execute(io);
   if (io->op == AIO_OP_FSYNC || io->op == AIO_OP_FDATASYNC) {
     return FlushFileBuffers(file) ? 0 : aio_win_errno(GetLastError(), AIO_WIN_CALL_FLUSH);
   }

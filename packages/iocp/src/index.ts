@@ -30,7 +30,16 @@ export interface IocpOptions {
 export interface IocpBinding extends AioNativeBinding {
   openFile(context: AioNativeContext, path: string, flags: Required<AioOpenFlags>): number;
   closeFile(context: AioNativeContext, handle: number): number;
-  executeSync(context: AioNativeContext, op: number, handle: number, offset: number, length: number, views: readonly ArrayBufferView[]): number;
+  /** One IO on the calling thread (stat, truncate and allocate only ever run here); `flags` (AIO_FLAG_*) matters to allocate only. */
+  executeSync(
+    context: AioNativeContext,
+    op: number,
+    handle: number,
+    offset: number,
+    length: number,
+    views: readonly ArrayBufferView[],
+    flags?: number,
+  ): number;
   /** Test hook: the errno values the addon uses, by name. */
   errnoTable(): Record<string, number>;
   /** Test hook: Node's errno for a Win32 error code after a failed open, transfer or flush. */
@@ -52,6 +61,8 @@ const port = defineNativeMethod<IocpBinding, typeof OPTIONS>({
   probe: (binding) => binding.probe(),
   context: (binding, options, context) => ({
     capabilities: nativeCapabilities({
+      // The six data ops (the default).  A completion port has no stat, truncate or allocate:
+      // the core runs those through executeSynchronously below, never node:fs (a HANDLE is not an fd).
       // readv/writev are one overlapped transfer per buffer, completed together; not one vectored call.
       vectored: false,
       maxDepth: context.maxConcurrency,
@@ -65,7 +76,7 @@ const port = defineNativeMethod<IocpBinding, typeof OPTIONS>({
     // Files are opened, closed and run synchronously by the addon: node:fs cannot use HANDLEs.
     ...nativeHandleFiles(methodName, binding),
     executeSynchronously: (native, handle) =>
-      binding.executeSync(native, handle.op, (handle.file as AioFile).fd, handle.offset, handle.length, ioViews(handle)),
+      binding.executeSync(native, handle.op, (handle.file as AioFile).fd, handle.offset, handle.length, ioViews(handle), handle.flags),
   }),
 });
 

@@ -51,6 +51,8 @@ export function kqueueDefinition(addon: KqueueAddon): NativeMethodDefinition<Aio
       const maxDepth = Math.min(options.maxInFlight ?? context.maxConcurrency, context.maxConcurrency);
       return {
         capabilities: {
+          // FreeBSD's aio has no stat, truncate or allocate request: the core runs those synchronously
+          // with node:fs on the fd (allocate then extends with truncate: 'extended'; README.md).
           ops: ['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync'],
           direct: fs.constants.O_DIRECT !== undefined,
           vectored: true,

@@ -1,7 +1,7 @@
 /*
  * addon.cc: registers the posix_aio addon's functions: the kit's
  * (aio::ExportMethod: the AioNativeBinding contract of @aio/core, plus
- * liveContexts), and probe, forgetFile and doorbell.  The work is in
+ * liveContexts), and probe, forgetFile, doorbell and allocateSync.  The work is in
  * posix_aio.cc, reaper.cc, doorbell.cc, lanes.cc, context.cc and probe.cc.
  */
 #include "posix_aio.h"
@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                                 {"probe", aio_posix::Probe},
                                 {"forgetFile", aio_posix::ForgetFile},
                                 {"doorbell", aio_posix::DoorbellInfo},
+                                {"allocateSync", aio_posix::AllocateSync},
                             })) {
     return Napi::Object();
   }

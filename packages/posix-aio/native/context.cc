@@ -1,7 +1,7 @@
 /*
  * context.cc: a posix_aio context on the kit (aio/kit.hh): its options,
  * what it takes at Start and gives back at Quiesce, its counters, and the
- * addon's two functions of its own (forgetFile, doorbell).
+ * addon's functions of its own (forgetFile, doorbell, allocateSync).
  *
  * The kit does the rest the same way for every backend: the context object
  * (type-tagged, so a call with any other object throws instead of reading
@@ -23,6 +23,8 @@
 #include <new>
 
 #include "posix_aio.h"
+/* allocate: the thread pool's file_ops.c, which this addon compiles too (build.json). */
+#include "../../threadpool/native/file_ops.h"
 
 namespace aio_posix {
 
@@ -195,6 +197,27 @@ Napi::Value ForgetFile(const Napi::CallbackInfo &info) {
   c->lanes.Forget(static_cast<int>(fd));
   aio_mutex_unlock(&c->lock);
   return Napi::Value();
+}
+
+/*
+ * allocateSync(fd, offset, length, keepSize): the core's synchronous path
+ * for `allocate` (POSIX aio has no allocation request).  node:fs has no
+ * fallocate, so without this the core could only extend the file with
+ * truncate ('extended'); here the blocks are really reserved.  Runs on the
+ * calling thread, like the core's other synchronous IO; 0 or a negative
+ * errno (EOPNOTSUPP where the filesystem or platform cannot).
+ */
+Napi::Value AllocateSync(const Napi::CallbackInfo &info) {
+  double fd = 0, offset = 0, length = 0;
+  const double max_safe = 9007199254740991.0;
+  if (!aio::ReadInteger(info[0], -1, 2147483647.0, "fd must be an integer from -1 to 2^31-1", &fd) ||
+      !aio::ReadInteger(info[1], 0, max_safe, "offset must be a non-negative safe integer", &offset) ||
+      !aio::ReadInteger(info[2], 0, max_safe - offset, "length must be a non-negative safe integer, offset + length too", &length)) {
+    return Napi::Value();
+  }
+  bool keep_size = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  int32_t result = aio_file_allocate(static_cast<int64_t>(fd), static_cast<uint64_t>(offset), static_cast<uint64_t>(length), keep_size);
+  return Napi::Number::New(info.Env(), result);
 }
 
 /* doorbell(context): the mode in use, and why a stronger one was refused. */

@@ -179,6 +179,8 @@ extern const aio::MethodOps kMethodOps;
 /* context.cc: the addon's own functions beside the kit's. */
 Napi::Value ForgetFile(const Napi::CallbackInfo &info);
 Napi::Value DoorbellInfo(const Napi::CallbackInfo &info);
+/* allocateSync(fd, offset, length, keepSize): the thread pool's file_ops.c allocate; 0 or a negative errno. */
+Napi::Value AllocateSync(const Napi::CallbackInfo &info);
 
 }  // namespace aio_posix
 

@@ -17,14 +17,15 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 for target in aarch64-macos x86_64-macos; do
   objects=()
-  for src in native/*.cc "$KIT/src/io.c" "$KIT/src/completions.c" "$KIT/src/kit.cc"; do
+  # file_ops.c is the thread pool's (allocate), compiled into this addon too (native/build.json).
+  for src in native/*.cc ../threadpool/native/file_ops.c "$KIT/src/io.c" "$KIT/src/completions.c" "$KIT/src/kit.cc"; do
     obj="$OUT/$target-$(basename "$src").o"
     # The same language flags as aio-native-build: node-addon-api with C++ exceptions off.
     if [[ $src == *.c ]]; then compile=("$ZIG" cc -std=c11); else
       compile=("$ZIG" c++ -std=c++17 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS)
     fi
     # -Werror on this package's sources; the kit's own warnings are shown, not fatal (its owner keeps them clean).
-    if [[ $src == native/* ]]; then strict=(-Werror); else strict=(); fi
+    if [[ $src == native/* || $src == ../threadpool/* ]]; then strict=(-Werror); else strict=(); fi
     "${compile[@]}" -target "$target" -O2 -Wall -Wextra -Wno-unused-parameter "${strict[@]}" -fPIC -DNAPI_VERSION=8 \
       -I"$KIT/include" -I"$NAPI" -I"$ADDON_API" -Inative -c "$src" -o "$obj"
     objects+=("$obj")

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { AioFile } from '@aio/core';
-import { NativeMethod, defineNativeMethod, nativeCapabilities, nativeOption } from '@aio/core/method';
+import { AIO_FLAG_KEEP_SIZE, AIO_OP, NativeMethod, defineNativeMethod, executeWithNodeFs, nativeCapabilities, nativeOption } from '@aio/core/method';
 import type { AioIoView, AioMethodContext, AioMethodFactory, AioMethodHost, AioNativeBinding, AioNativeContext, AioProbeResult, NativeMethodSpec } from '@aio/core/method';
 
 /** The method's name, as `AIO_METHOD`, the CLIs and test names spell it. */
@@ -44,6 +44,8 @@ interface PosixAioBinding extends AioNativeBinding {
   forgetFile(context: AioNativeContext, fd: number): void;
   /** The doorbell mode the context really uses, and why a stronger one was refused. */
   doorbell(context: AioNativeContext): { mode: PosixAioDoorbell; note: string };
+  /** fallocate (Linux) or posix_fallocate on the calling thread: 0 or a negative errno (EOPNOTSUPP where there is none). */
+  allocateSync(fd: number, offset: number, length: number, keepSize: boolean): number;
 }
 
 const DOORBELLS: readonly PosixAioDoorbell[] = ['cancel', 'pipe', 'timeout'];
@@ -66,7 +68,9 @@ const posix = defineNativeMethod<PosixAioBinding, typeof OPTIONS>({
   optionErrorCodes: { type: 'AIO_ERR_INVALID_TYPE', range: 'AIO_ERR_OUT_OF_RANGE' },
   // The options do not change the answer: every option has a working fallback.
   probe: (binding) => binding.probe({ tmpdir: tmpdir() }),
-  context: (_binding, options, context) => ({
+  context: (binding, options, context) => ({
+    // The six data ops (the default).  POSIX aio has no stat, truncate or allocate request, so the
+    // core runs those synchronously: stat and truncate with node:fs on the fd, allocate here.
     capabilities: nativeCapabilities({
       // POSIX has no vectored aio: readv/writev are split into one aiocb per buffer.
       vectored: false,
@@ -78,6 +82,12 @@ const posix = defineNativeMethod<PosixAioBinding, typeof OPTIONS>({
     // glibc's helper threads use the fd (or its lanes) until the IO is done.
     waitOnFileBeforeClose: true,
     options: { ...environmentDefaults(), ...options },
+    // node:fs has no fallocate: the addon's allocate really reserves the blocks, where node:fs
+    // could only extend the file with truncate ('extended').  Everything else is node:fs's.
+    executeSynchronously: (_native, handle) =>
+      handle.op === AIO_OP.allocate
+        ? binding.allocateSync((handle.file as AioFile).fd, handle.offset, handle.length, (handle.flags & AIO_FLAG_KEEP_SIZE) !== 0)
+        : executeWithNodeFs(handle),
   }),
   construct: (binding, spec, host, context) => new PosixAioMethod(binding, spec, host, context),
 });

@@ -257,15 +257,18 @@ Napi::Value tp_probe(const Napi::CallbackInfo &info) {
 }
 
 /*
- * executeSync(op, file, offset, length, views): the synchronous path the
- * core takes for what must not go to the pool (references-local, the
+ * executeSync(op, file, offset, length, views, flags?): the synchronous path
+ * the core takes for what must not go to the pool (references-local, the
  * synchronous flag, a description submit() rejected).  Runs the IO with the
- * same code the workers use, on the calling thread.
+ * same code the workers use, on the calling thread.  `flags` (the IO's
+ * AIO_FLAG_* bits) matters to allocate only (AIO_FLAG_KEEP_SIZE).
  */
 Napi::Value tp_execute_sync(const Napi::CallbackInfo &info) {
   aio_io io;
   int status;
-  if (!aio::DecodeSingle(info, 0, "executeSync(op, file, offset, length, views)", &io, &status)) return Napi::Value();
+  if (!aio::DecodeSingle(info, 0, "executeSync(op, file, offset, length, views, flags?)", &io, &status)) return Napi::Value();
+  const napi_value args[6] = {info[0], info[1], info[2], info[3], info[4], info[5]};
+  aio_file_op_redecode(info.Env(), args, &io, &status);
   int32_t raw = tp_invalid_result();
   if (status == 0) {
     raw = tp_execute(&io);

@@ -465,7 +465,8 @@ int tp_pool_probe(void) {
 }
 
 #ifndef _WIN32
-int32_t tp_execute(const aio_io *io) { return aio_io_execute(io); }
+/* Reads, writes and syncs are the kit's; stat, truncate and allocate are file_ops.c's. */
+int32_t tp_execute(const aio_io *io) { return aio_file_op_is(io->op) ? aio_file_op_execute(io) : aio_io_execute(io); }
 
 int32_t tp_canceled_result(void) { return -ECANCELED; }
 

@@ -24,6 +24,7 @@
 #include "aio/completions.h"
 #include "aio/io.h"
 #include "aio/platform.h"
+#include "file_ops.h"
 
 /* The most worker threads the pool ever runs (PostgreSQL's MAX_IO_WORKERS). */
 #define TP_MAX_WORKERS 32
@@ -156,7 +157,8 @@ int tp_pool_probe(void);
 /*
  * Runs one IO synchronously on the calling thread and returns bytes or a
  * negative errno in Node's numbering (POSIX errno; libuv's codes on Windows).
- * POSIX: the kit's aio_io_execute.  Windows: threadpool_win32.cc.
+ * POSIX: the kit's aio_io_execute, and file_ops.c for stat, truncate and
+ * allocate.  Windows: threadpool_win32.cc, and file_ops.c for those three.
  */
 int32_t tp_execute(const aio_io *io);
 

@@ -18,6 +18,9 @@
  *   needs page-sized, page-aligned, unbuffered segments): readv and writev
  *   move one buffer after the other and stop at the first short transfer.
  * - fsync and fdatasync both map to FlushFileBuffers.
+ * - stat, truncate and allocate are file_ops.c's Win32 calls
+ *   (GetFileInformationByHandleEx, SetFileInformationByHandle with
+ *   FileEndOfFileInfo and FileAllocationInfo), shared with the iocp method.
  * - Errors are returned in Node's numbering on Windows, libuv's UV_E* codes,
  *   through the kit's one Windows table (aio/win_errno.h), so the core names
  *   them exactly as node:fs would.
@@ -93,6 +96,10 @@ int32_t tp_execute(const aio_io *io) {
     case AIO_OP_FSYNC:
     case AIO_OP_FDATASYNC:
       return FlushFileBuffers(handle_of(io)) ? 0 : aio_win_errno(GetLastError(), AIO_WIN_CALL_FLUSH);
+    case AIO_OP_STAT:
+    case AIO_OP_TRUNCATE:
+    case AIO_OP_ALLOCATE:
+      return aio_file_op_execute(io);
     default:
       return AIO_UV_EINVAL;
   }

@@ -50,7 +50,10 @@ try {
     compile(process.env.CC ?? 'cc', ['-std=c11', '-c', join(kit, 'src', file), '-o', object]);
     return object;
   });
-  compile(cxx, ['-std=c++17', join(pkg, 'test/native/fork-check.cc'), join(pkg, 'native/threadpool.cc'), ...objects, '-o', program]);
+  // The workers run file_ops.c's stat, truncate and allocate (tp_execute), so the pool links it too.
+  const fileOps = join(dir, 'file_ops.c.o');
+  compile(process.env.CC ?? 'cc', ['-std=c11', '-c', join(pkg, 'native/file_ops.c'), '-o', fileOps]);
+  compile(cxx, ['-std=c++17', join(pkg, 'test/native/fork-check.cc'), join(pkg, 'native/threadpool.cc'), fileOps, ...objects, '-o', program]);
   const run = spawnSync(program, [process.argv.find((a) => /^\d+$/.test(a)) ?? '200'], {
     stdio: 'inherit',
     env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' },

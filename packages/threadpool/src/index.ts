@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { AioUsageError, type AioFile, type AioMethodFactory, type AioOpenFlags, type AioProbeResult } from '@aio/core';
 import { defineNativeMethod, ioViews, nativeCapabilities, nativeHandleFiles, nativeOption } from '@aio/core/method';
-import type { AioNativeBinding, NativeBindingLoad } from '@aio/core/method';
+import type { AioNativeBinding, AioOpName, NativeBindingLoad } from '@aio/core/method';
 
 /** The method's name, as in `AIO_METHOD=threadpool`. */
 export const methodName = 'threadpool' as const;
@@ -62,7 +62,8 @@ export interface ThreadpoolInfo {
 
 /** The addon's functions: the core's contract plus the pool's extras. */
 export interface ThreadpoolBinding extends AioNativeBinding {
-  executeSync(op: number, file: number, offset: number, length: number, views: readonly ArrayBufferView[]): number;
+  /** One IO on the calling thread with the workers' code; `flags` (AIO_FLAG_*) matters to allocate only. */
+  executeSync(op: number, file: number, offset: number, length: number, views: readonly ArrayBufferView[], flags?: number): number;
   poolInfo(): ThreadpoolInfo;
   setPaused(paused: boolean): void;
   /** Windows only: CreateFileW; a HANDLE (owned by the context until closeFile) as a number, or a negative errno. */
@@ -100,7 +101,7 @@ const pool = defineNativeMethod<ThreadpoolBinding, typeof OPTIONS>({
     options: { ...options, defaultWorkers: workersFromEnvironment() ?? defaultWorkerCount() },
     // The core's synchronous path runs the workers' own code (executeSync), never node:fs.
     executeSynchronously: (_native, handle) =>
-      binding.executeSync(handle.op, (handle.file as AioFile).fd, handle.offset, handle.length, ioViews(handle)),
+      binding.executeSync(handle.op, (handle.file as AioFile).fd, handle.offset, handle.length, ioViews(handle), handle.flags),
     // Windows: files are HANDLEs the addon opens (CreateFileW) and closes.
     ...(binding.openFile !== undefined &&
       binding.closeFile !== undefined &&
@@ -147,10 +148,16 @@ function workersFromEnvironmentSafe(): number | undefined {
   }
 }
 
+/** Every op, the file operations included: the workers run them all asynchronously. */
+const THREADPOOL_OPS: readonly AioOpName[] = ['read', 'readv', 'write', 'writev', 'fsync', 'fdatasync', 'stat', 'truncate', 'allocate'];
+
 function capabilities(maxConcurrency: number) {
   const windows = process.platform === 'win32';
   // Direct I/O: O_DIRECT where node:fs knows it; Windows: CreateFileW with FILE_FLAG_NO_BUFFERING.
   return nativeCapabilities({
+    // The file operations are blocking calls like the rest, so the workers run them too
+    // (fstat/ftruncate/fallocate; Windows: GetFileInformationByHandleEx/SetFileInformationByHandle).
+    ops: THREADPOOL_OPS,
     // POSIX: one preadv/pwritev per IO; Windows: one ReadFile/WriteFile per buffer.
     vectored: !windows,
     maxDepth: maxConcurrency,

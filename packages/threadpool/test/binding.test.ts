@@ -51,7 +51,7 @@ it('threadpool: the addon rejects bad IO descriptions instead of running them', 
   const { context, words } = create();
   const views = [Buffer.alloc(16)];
   const cases = [
-    { op: 0 }, { op: 7 }, { op: 1.5 }, { index: 4 }, { index: -1 }, { gen: -1 }, { offset: -1 }, { offset: Number.NaN },
+    { op: 0 }, { op: 10 }, { op: 1.5 }, { index: 4 }, { index: -1 }, { gen: -1 }, { offset: -1 }, { offset: Number.NaN },
     { offset: 2 ** 60 }, { length: 17 }, { first: 1 }, { count: 2 }, { count: 0 }, { op: 5, count: 1 }, { op: 2, count: 0, length: 0 },
   ];
   for (const values of cases) {
@@ -65,7 +65,9 @@ it('threadpool: the addon rejects bad IO descriptions instead of running them', 
   expect(() => binding.submit(context, 1, 'x' as never)).toThrow(/views must be an array/);
   expect(() => binding.submit({} as never, 1, views)).toThrow(/expected a threadpool context/);
   expect(binding.executeSync(1, 0, 0, 17, views)).toBeLessThan(0); // length beyond the buffer: EINVAL
-  expect(binding.executeSync(9, 0, 0, 16, views)).toBeLessThan(0);
+  expect(binding.executeSync(10, 0, 0, 16, views)).toBeLessThan(0); // an unknown op
+  expect(binding.executeSync(9, 0, 0, 16, views)).toBeLessThan(0); // an allocate carries no buffer
+  expect(binding.executeSync(7, 0, 0, 32, [Buffer.alloc(16)])).toBeLessThan(0); // a stat needs 32 bytes
   expect(() => binding.executeSync('1' as never, 0, 0, 16, views)).toThrow(/must be numbers/);
 });
 

@@ -56,6 +56,9 @@ napi_status napi_get_typedarray_info(napi_env, napi_value, napi_typedarray_type 
   return napi_generic_failure;
 }
 napi_status napi_get_dataview_info(napi_env, napi_value, size_t *, void **, napi_value *, size_t *) { return napi_generic_failure; }
+/* file_ops.c's synchronous-call decoder (the workers run its ops; the check never decodes one). */
+napi_status napi_get_value_double(napi_env, napi_value, double *) { return napi_generic_failure; }
+napi_status napi_typeof(napi_env, napi_value, napi_valuetype *) { return napi_generic_failure; }
 }
 
 /* ------------------------------------------------------------------ */
