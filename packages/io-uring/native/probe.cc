@@ -72,8 +72,24 @@ bool AllowedByGroup() {
 }
 
 std::string ErrnoName(int error) {
+#ifdef __GLIBC__
   const char *name = strerrorname_np(error);
-  return name != nullptr ? name : "E" + std::to_string(error);
+  if (name != nullptr) return name;
+#else
+  // musl has no strerrorname_np: the names a ring setup answers with.
+  switch (error) {
+    case EPERM: return "EPERM";
+    case ENOSYS: return "ENOSYS";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EINVAL: return "EINVAL";
+    case EFAULT: return "EFAULT";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    default: break;
+  }
+#endif
+  return "E" + std::to_string(error);
 }
 
 std::string MemlockLimit() {

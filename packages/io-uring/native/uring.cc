@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -665,7 +666,8 @@ int32_t ExecuteFileOp(Slot &slot) {
   int mode = (io->flags & AIO_FLAG_KEEP_SIZE) != 0 ? FALLOC_FL_KEEP_SIZE : 0;
   int ret;
   do {
-    if (io->op == AIO_OP_STAT) ret = statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &slot.statx_scratch);
+    // The raw system call: musl before 1.2.5 has no statx() wrapper, and the kernel's answer is what the SQE gives.
+    if (io->op == AIO_OP_STAT) ret = static_cast<int>(syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &slot.statx_scratch));
     else if (io->op == AIO_OP_TRUNCATE) ret = ftruncate(fd, static_cast<off_t>(io->offset));
     else ret = fallocate(fd, mode, static_cast<off_t>(io->offset), static_cast<off_t>(io->length));
   } while (ret < 0 && errno == EINTR);

@@ -27,6 +27,10 @@
 
 #include <liburing.h>
 #include <sys/stat.h>
+#if defined(__linux__) && !defined(__GLIBC__) && !defined(STATX_TYPE)
+// musl before 1.2.5 does not declare struct statx; the kernel's UAPI header does.
+#include <linux/stat.h>
+#endif
 #include <uv.h>
 
 #include <cstdint>
