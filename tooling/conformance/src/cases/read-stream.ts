@@ -95,14 +95,23 @@ export function defineReadStreamCases(h: Harness, m: MethodUnderTest): void {
       },
     });
     let blocks = 0;
+    // Times the consumer left with reads still in flight (reads that could complete while it is away).
+    let leftWithReadsInFlight = 0;
     for await (const item of stream) {
       assert.equal(item.block, blocks++);
       // A slow consumer: it awaits something else while its reads complete.
       away = true;
-      if (blocks % 8 === 0) await sleep(2);
+      if (stream.stats().inFlight > 0) leftWithReadsInFlight++;
+      if (blocks % 8 === 0) await sleep(10);
       else await new Promise((resolve) => setImmediate(resolve));
       away = false;
       if (blocks === 128) break;
+    }
+    // Some methods finish page-cache reads inside the submission (iocp under Wine, a thread pool that runs
+    // an IO before the submitter returns): then nothing is in flight to refill while the consumer is away.
+    if (leftWithReadsInFlight === 0) {
+      await file.close();
+      t.skip(`every ${m.name} read had completed before the consumer stepped away: no slot freed while it was away`);
     }
     assert.ok(startedWhileAway > 0, 'freed slots were refilled without waiting for the consumer');
     assert.equal(peak, maxIos, 'the stream kept maxIos reads in flight');
