@@ -498,9 +498,10 @@ export class WalWriter {
   #requestedSegment: number;
   /**
    * Segment preparations (creating or recycling files), one after the other
-   * on node:fs's asynchronous calls: they run ahead of the writes, off the
-   * JavaScript thread, so a commit never waits for a file to be created
-   * unless the log outruns its preparation.  A group that needs a segment
+   * through the method's own file operations (writes, sync, rename,
+   * directory sync, so the power-loss simulator sees them): they run ahead
+   * of the writes, so a commit never waits for a file to be created unless
+   * the log outruns its preparation.  A group that needs a segment
    * waits for this chain; a failed preparation fails that group.
    */
   #preparing: Promise<void> = Promise.resolve();
@@ -698,7 +699,7 @@ export class WalWriter {
     }
     this.#state = 'closing';
     await Promise.all(this.#groups.map((group) => group.done));
-    // A preparation running ahead holds node:fs file handles: it finishes before the log is closed.
+    // A preparation running ahead has files open and IOs in flight on the context: it finishes before the log is closed.
     await this.#preparing.catch(() => undefined);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new AioUsageError('AIO_ERR_CLOSED', `the WAL was closed before lsn ${waiter.lsn} was flushed`));
     const files = [...this.#files.values()];
@@ -955,15 +956,50 @@ export class WalWriter {
           this.#files.delete(old);
           await file.close().catch(() => undefined);
         }
-        await fs.promises.rename(path.join(this.dir, segmentName(old)), target);
+        // Not durable on its own: the one directory sync below covers every rename and create of this preparation.
+        await this.#aio.rename(path.join(this.dir, segmentName(old)), target, { durable: false });
         this.stats.segmentsRecycled++;
       } else {
-        await createZeroFilled(target, this.#layout.segmentSize);
+        await this.#createZeroFilled(target, this.#layout.segmentSize);
         this.stats.segmentsCreated++;
       }
     }
-    await syncDirectory(this.dir);
+    await this.#aio.syncDirectory(this.dir);
     this.#highestSegment = to;
+  }
+
+  /**
+   * Creates `target` with `size` zero bytes: written under a temporary name
+   * and synced, then renamed (not durably: the caller syncs the directory
+   * once for the whole preparation).  Every step goes through the method,
+   * so the power-loss simulator sees the file's writes, its sync and the
+   * rename like any other IO.
+   */
+  async #createZeroFilled(target: string, size: number): Promise<void> {
+    const temporary = `${target}.tmp`;
+    const file = this.#aio.open(temporary, { read: true, write: true, create: true, truncate: true });
+    try {
+      const zeroes = Buffer.alloc(Math.min(size, 1 << 20));
+      for (let at = 0; at < size; ) {
+        const n = await file.write(zeroes.subarray(0, Math.min(zeroes.length, size - at)), at);
+        if (n <= 0) {
+          throw new AioIoError({
+            code: 'AIO_SHORT_WRITE',
+            syscall: 'write',
+            path: temporary,
+            target: file.describe(),
+            method: this.#aio.methodName,
+            detail: `a write of zeroes into a new WAL segment at offset ${at} wrote nothing`,
+            result: { status: 'partial', result: n },
+          });
+        }
+        at += n;
+      }
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await this.#aio.rename(temporary, target, { durable: false });
   }
 
   /**
@@ -997,32 +1033,3 @@ export class WalWriter {
   }
 }
 
-/** Creates `target` with `size` zero bytes, durably: written under a temporary name, synced, renamed. */
-async function createZeroFilled(target: string, size: number): Promise<void> {
-  const temporary = `${target}.tmp`;
-  const handle = await fs.promises.open(temporary, 'w');
-  try {
-    const zeroes = Buffer.alloc(Math.min(size, 1 << 20));
-    for (let at = 0; at < size; at += zeroes.length) await handle.write(zeroes, 0, Math.min(zeroes.length, size - at), at);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await fs.promises.rename(temporary, target);
-}
-
-/**
- * Makes the directory's entries (created and renamed segments) durable.
- * Windows has no directory fsync (opening a directory for it fails with
- * EPERM): NTFS journals the entries of a create or rename itself, so there
- * is nothing to do, as PostgreSQL's fsync_fname does there.
- */
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await fs.promises.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

@@ -248,15 +248,30 @@ for (const kind of ['sync', 'deferred'] as const) {
   });
 }
 
-/** A WAL with `maxFlushes` flush slots on the scripted method, its restart record already completed. */
+/**
+ * A WAL with `maxFlushes` flush slots on the scripted method, its restart
+ * record already completed, and the next segment's preparation (its zero
+ * writes, sync and directory sync, which go through the method too)
+ * completed: so the IOs in flight afterwards are the test's flushes only.
+ */
 async function openScripted(maxFlushes: number): Promise<{ aio: Aio; method: ScriptedMethod; wal: WalWriter }> {
   const factory = scripted();
   const aio = new Aio({ method: factory, maxConcurrency: 8 });
   const method = factory.created!;
-  const opening = WalWriter.open(aio, walDir(), { ...SMALL, durability: 'dsync', maxFlushes });
-  // Opening writes the restart record: complete it.
-  while (method.inFlight.length === 0) await tick();
-  method.complete(method.inFlight[0], method.host.executeSynchronously(method.inFlight[0]));
+  let opened: WalWriter | null = null;
+  const opening = WalWriter.open(aio, walDir(), { ...SMALL, durability: 'dsync', maxFlushes }).then((wal) => (opened = wal));
+  // Complete everything the opening and the preparation ahead issue: a fresh log creates segments 0 and 1
+  // (segment 1 ahead of need), and the preparation ends with one directory fsync after the last create.
+  let syncedAfterCreates = false;
+  while (opened === null || (opened as WalWriter).stats.segmentsCreated < 2 || !syncedAfterCreates || method.inFlight.length > 0) {
+    await tick();
+    while (method.inFlight.length > 0) {
+      const io = method.inFlight[0];
+      const op = io.opName;
+      method.complete(io, method.host.executeSynchronously(io));
+      if (opened !== null && (opened as WalWriter).stats.segmentsCreated >= 2 && op === 'fsync') syncedAfterCreates = true;
+    }
+  }
   return { aio, method, wal: await opening };
 }
 
