@@ -99,7 +99,9 @@ bool DecodeOptions(Napi::Object options, Options *opt) {
          OptionU32(options, "sqpollIdleMs", 1, 3600000, &opt->sqpoll_idle_ms) && OptionPolicy(options, &opt->async_policy) &&
          OptionU32(options, "asyncMinBytes", 0, UINT32_MAX, &opt->async_min_bytes) &&
          OptionU32(options, "registeredFiles", 0, 32768, &opt->registered_files) &&
-         OptionU32(options, "disabledOps", 0, (1u << kOpCount) - 1, &opt->disabled_ops);
+         OptionU32(options, "disabledOps", 0, (1u << kOpCount) - 1, &opt->disabled_ops) &&
+         OptionU32(options, "routeKinds", 0, kRouteAll, &opt->route_kinds) &&
+         OptionU32(options, "routeThreads", 1, 64, &opt->route_threads);
 }
 
 /*
@@ -153,6 +155,48 @@ int FixedFileFor(UringContext *ctx, int fd) {
   ctx->free_file_slots.pop_back();
   info->fixed = slot;
   return slot;
+}
+
+/*
+ * What routing needs to know about fd: learnt at its first IO with fstat
+ * and fcntl(F_GETFL), cached until forgetFile.  nullptr for an fd too large
+ * to cache (then nothing is routed).
+ */
+const FdInfo *FdFacts(UringContext *ctx, int fd) {
+  FdInfo *info = InfoFor(ctx, fd);
+  if (info == nullptr || info->known) return info;
+  struct stat st;
+  int flags = fcntl(fd, F_GETFL);
+  info->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  info->dsync = flags >= 0 && (flags & O_DSYNC) == O_DSYNC;
+  info->direct = flags >= 0 && (flags & O_DIRECT) != 0;
+  /* A failed look-up (EBADF) is not cached: the IO itself reports it, through the ring. */
+  info->known = flags >= 0;
+  return info;
+}
+
+/*
+ * Whether an IO runs on the context's threads (README "Routing"): a read or
+ * write of a regular file's page cache whose kind is in `route_kinds`.
+ * Never O_DIRECT IO (the ring wins it by far), never IO flagged
+ * REFERENCES_LOCAL (memory only the issuing thread may touch, as the thread
+ * pool method also keeps it), never the syncs and file operations (the
+ * kernel already runs those on io-wq workers, unhashed).  *dsync says
+ * whether it is a write to an O_DSYNC file.
+ */
+bool RouteFor(UringContext *ctx, const aio_io *io, bool *dsync) {
+  *dsync = false;
+  uint32_t kinds = ctx->opt.route_kinds;
+  if (kinds == 0 || ctx->workers.start_errno != 0) return false;
+  if (io->op < AIO_OP_READ || io->op > AIO_OP_WRITEV) return false;
+  if ((io->flags & (AIO_IO_FILE_DIRECT | AIO_FLAG_REFERENCES_LOCAL)) != 0) return false;
+  const FdInfo *info = FdFacts(ctx, static_cast<int>(io->file));
+  if (info == nullptr || !info->known || !info->regular || info->direct) return false;
+  bool write = io->op == AIO_OP_WRITE || io->op == AIO_OP_WRITEV;
+  uint32_t kind = write ? (info->dsync ? kRouteDsyncWrites : kRouteWrites)
+                        : ((io->flags & AIO_FLAG_BUFFERED) != 0 ? kRouteBufferedReads : kRouteReads);
+  *dsync = write && info->dsync;
+  return (kinds & kind) != 0;
 }
 
 /* The registered buffer that holds [base, base + length), or -1. */
@@ -603,10 +647,22 @@ int AcceptIo(UringContext *ctx, aio_io *io) {
   if (io->op <= AIO_OP_INVALID || io->op >= kOpCount) return ctx->counters.unsupported++, AIO_DISPOSITION_UNSUPPORTED;
   /* More vectors than the kernel takes: the fallback does what node:fs (libuv) does with them. */
   if (!ctx->op_ok[io->op] || io->iovcnt > kMaxIov) return ctx->counters.unsupported++, AIO_DISPOSITION_UNSUPPORTED;
+  bool dsync;
+  bool routed = RouteFor(ctx, io, &dsync) && ctx->workers.Ensure(ctx->slots.data(), ctx->capacity(), ctx->opt.route_threads, ctx->eventfd);
   MoveIo(&slot.io, io);
-  PlanSqe(ctx, &slot);
-  slot.busy = slot.pending = true;
-  ctx->pending.push_back(static_cast<uint32_t>(slot.io.index));
+  slot.busy = true;
+  slot.routed = routed;
+  if (routed) {
+    /* Queued to the threads by Submit, after the loop: one lock and at most one wake-up per idle worker for the batch. */
+    ctx->route_batch.push_back(static_cast<uint32_t>(slot.io.index));
+    ctx->routed_busy++;
+    ctx->counters.routed++;
+    if (dsync) ctx->counters.routedDsyncWrites++;
+  } else {
+    PlanSqe(ctx, &slot);
+    slot.pending = true;
+    ctx->pending.push_back(static_cast<uint32_t>(slot.io.index));
+  }
   ctx->busy++;
   ctx->accepting++;
   ctx->counters.ios++;
@@ -655,7 +711,8 @@ void FinishSlot(UringContext *ctx, uint32_t index, int32_t result, int32_t *dest
   entry[2] = result;
   (*count)++;
   aio_io_release(&slot.io);
-  slot.busy = slot.pending = false;
+  if (slot.routed) ctx->routed_busy--;
+  slot.busy = slot.pending = slot.routed = false;
   ctx->busy--;
 }
 
@@ -690,7 +747,7 @@ void HandleCqe(UringContext *ctx, uint64_t data, int32_t result, int32_t *dest, 
   if (data == kCancelAllTag) return;
   uint32_t index = static_cast<uint32_t>(data);
   uint32_t generation = static_cast<uint32_t>(data >> 32);
-  if (index >= ctx->slots.size() || !ctx->slots[index].busy || ctx->slots[index].io.generation != generation) {
+  if (index >= ctx->slots.size() || !ctx->slots[index].busy || ctx->slots[index].routed || ctx->slots[index].io.generation != generation) {
     ctx->counters.strayCqes++;
     return;
   }
@@ -715,12 +772,32 @@ uint32_t Drain(UringContext *ctx, int32_t *dest, uint32_t count) {
   return count;
 }
 
-/* Everything ready for JavaScript, into the completion table: stashed completions first, then the CQ. */
+/*
+ * Takes the results the context's threads pushed into `dest` from position
+ * `count`; returns the new count.  Each routed IO is reaped once, like a
+ * CQE, so `dest` has room.
+ */
+uint32_t DrainRouted(UringContext *ctx, int32_t *dest, uint32_t count) {
+  if (ctx->routed_busy == 0) return count;
+  ctx->workers.Take(&ctx->route_results);
+  for (const RoutedResult &r : ctx->route_results) {
+    const Slot &slot = ctx->slots[r.index];
+    if (!slot.busy || !slot.routed || slot.io.generation != r.generation) {
+      ctx->counters.strayCqes++;
+      continue;
+    }
+    FinishSlot(ctx, r.index, r.result, dest, &count);
+  }
+  ctx->route_results.clear();
+  return count;
+}
+
+/* Everything ready for JavaScript, into the completion table: stashed completions first, then the CQ and the routed results. */
 uint32_t Collect(UringContext *ctx) {
   uint32_t count = ctx->stash_count;
   if (count > 0) memcpy(ctx->table(), ctx->stash.data(), sizeof(int32_t) * 3 * count);
   ctx->stash_count = 0;
-  return Drain(ctx, ctx->table(), count);
+  return DrainRouted(ctx, ctx->table(), Drain(ctx, ctx->table(), count));
 }
 
 // ---------------------------------------------------------------------------
@@ -857,7 +934,7 @@ int Block(UringContext *ctx) {
     /* Taken and waited for; or the ring broke and the pending IOs ran synchronously into the stash. */
     if ((ret > 0 && ctx->pending.empty()) || ctx->ring_broken) return 0;
     /* Refused for now, and nothing of ours in the kernel to wait for: the caller asks again after a nap. */
-    if (ret <= 0 && ctx->busy == ctx->pending.size()) return Nap(), -EAGAIN;
+    if (ret <= 0 && ctx->busy - ctx->routed_busy == ctx->pending.size()) return Nap(), -EAGAIN;
   }
   struct io_uring_cqe *cqe;
   return io_uring_wait_cqe(&ctx->ring, &cqe); /* leaves the CQE for Drain */
@@ -869,6 +946,14 @@ uint32_t WaitFor(UringContext *ctx, uint32_t index, uint32_t generation) {
   for (;;) {
     const Slot &slot = ctx->slots[index];
     if (!slot.busy || slot.io.generation != generation || !ctx->ring_ready) return count;
+    if (slot.routed) {
+      /* Its result comes from a thread, not the CQ: hand the kernel what is pending first, then sleep on the threads. */
+      Flush(ctx);
+      ctx->counters.blockingWaits++;
+      ctx->workers.WaitFor(index, generation);
+      count = DrainRouted(ctx, ctx->table(), Drain(ctx, ctx->table(), count));
+      continue;
+    }
     int ret = Block(ctx);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) return count; /* the core asks again */
     count = Drain(ctx, ctx->table(), count);
@@ -885,6 +970,22 @@ uint32_t WaitFor(UringContext *ctx, uint32_t index, uint32_t generation) {
 // ---------------------------------------------------------------------------
 
 /*
+ * A routed IO that no thread has taken yet is removed from the queue and
+ * completes with ECANCELED through the stash (0); one a thread runs
+ * completes normally (1).  A thread runs a page-cache IO in microseconds,
+ * so there is nothing to interrupt.
+ */
+int CancelRouted(UringContext *ctx, uint32_t index) {
+  ctx->counters.cancelRequests++;
+  if (!ctx->workers.Unqueue(index)) return 1;
+  FinishSlot(ctx, index, -ECANCELED, ctx->stash.data(), &ctx->stash_count);
+  SchedulePrepare(ctx);
+  ctx->counters.canceled++;
+  ctx->counters.routedCanceled++;
+  return 0;
+}
+
+/*
  * Submits an IORING_OP_ASYNC_CANCEL for the IO and waits for the cancel's
  * own CQE (it completes at once: it only looks the IO up).  The IO is
  * submitted first if it is still pending.  Completions reaped meanwhile go
@@ -895,6 +996,7 @@ uint32_t WaitFor(UringContext *ctx, uint32_t index, uint32_t generation) {
 int CancelIo(UringContext *ctx, uint32_t index, uint32_t generation) {
   const Slot &slot = ctx->slots[index];
   if (!ctx->ring_ready || !slot.busy || slot.io.generation != generation) return 1;
+  if (slot.routed) return CancelRouted(ctx, index);
   if (!ctx->cancel_ok || ctx->ring_broken) return 2;
   ctx->counters.cancelRequests++;
   if (slot.pending) Flush(ctx);
@@ -933,6 +1035,13 @@ int CancelIo(UringContext *ctx, uint32_t index, uint32_t generation) {
 void QuiesceRing(UringContext *ctx) {
   ctx->quiescing = true;
   ctx->stash_count = 0; /* undelivered completions are dropped with the rest */
+  /* Routed IO first: its threads are joined, so afterwards only the kernel still owes completions. */
+  std::vector<uint32_t> dropped;
+  ctx->workers.Stop(&dropped);
+  for (uint32_t index : dropped) {
+    if (ctx->slots[index].busy && ctx->slots[index].routed) FinishSlot(ctx, index, -ECANCELED, ctx->stash.data(), &ctx->stash_count);
+  }
+  ctx->stash_count = 0;
   for (uint32_t index : ctx->pending) FinishSlot(ctx, index, -ECANCELED, ctx->stash.data(), &ctx->stash_count);
   ctx->pending.clear();
   bool cancel_sent = !ctx->cancel_ok;
@@ -974,6 +1083,8 @@ bool UringContext::Start(const aio::ContextArgs &args) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return aio::ThrowError(env, "AIO_ERR_NATIVE", "no event loop"), false;
   slots.resize(capacity());
   pending.reserve(capacity());
+  route_batch.reserve(AIO_SUBMIT_MAX);
+  route_results.reserve(capacity());
   stash.resize(3 * static_cast<size_t>(capacity()));
   Napi::Value buffers = args.options.Get("registeredBuffers");
   if (buffers.IsArray()) registered = Napi::Persistent(buffers.As<Napi::Array>());
@@ -1005,9 +1116,13 @@ uint32_t UringContext::Submit(aio::SubmitBatch &batch) {
   }
   uint32_t accepted = accepting;
   accepting = 0;
-  if (accepted > 0 && batch.count > 1) {
+  if (!route_batch.empty()) {
+    workers.Enqueue(route_batch.data(), static_cast<uint32_t>(route_batch.size()));
+    route_batch.clear();
+  }
+  if (accepted > 0 && !pending.empty() && batch.count > 1) {
     if (Flush(this) > 0) counters.batchEnters++;
-  } else if (accepted > 0) {
+  } else if (accepted > 0 && !pending.empty()) {
     SchedulePrepare(this);
   }
   return accepted;
@@ -1063,7 +1178,10 @@ void UringContext::Stats(Napi::Object stats) {
                            {"unsupported", double(c.unsupported)}, {"invalid", double(c.invalid)}, {"sqFull", double(c.sqFull)},
                            {"asyncFlagged", double(c.asyncFlagged)}, {"fixedBufferIos", double(c.fixedBufferIos)},
                            {"fixedFileIos", double(c.fixedFileIos)}, {"cancelRequests", double(c.cancelRequests)},
-                           {"canceled", double(c.canceled)}, {"submitRetries", double(c.submitRetries)}, {"strayCqes", double(c.strayCqes)}});
+                           {"canceled", double(c.canceled)}, {"submitRetries", double(c.submitRetries)}, {"strayCqes", double(c.strayCqes)},
+                           {"routed", double(c.routed)}, {"routedDsyncWrites", double(c.routedDsyncWrites)},
+                           {"routedCanceled", double(c.routedCanceled)}, {"routeKinds", double(opt.route_kinds)},
+                           {"routeThreads", double(workers.threads())}, {"routeErrno", double(workers.start_errno)}});
   /* sqQueued: SQEs published to the kernel and not taken yet: always 0 between calls without SQPOLL (see Settle). */
   aio::SetCounters(stats, {{"ringCreated", ring_ready ? 1.0 : 0.0},
                            {"sqEntries", ring_ready ? double(ring.sq.ring_entries) : 0},

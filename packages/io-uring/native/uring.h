@@ -12,9 +12,12 @@
  * (binding.submit), the blocking wait (binding.wait), the non-blocking poll,
  * and the libuv callbacks that reap completions (the kit's watcher on an
  * eventfd registered with the ring) and flush coalesced submissions (a
- * uv_prepare_t that runs just before the loop blocks).  No other thread ever
- * touches a context, so nothing here is locked; the kernel is the only other
- * party, and liburing orders our ring accesses against it.
+ * uv_prepare_t that runs just before the loop blocks).  No other thread
+ * touches the ring or the context's fields, so they are not locked; the
+ * kernel is the only other party, and liburing orders our ring accesses
+ * against it.  The one exception is routed IO (RouteWorkers, route.cc): the
+ * context's own threads read a routed IO's slot and push its result, under
+ * RouteWorkers' lock, and write the eventfd.
  *
  * See ../README.md for the design (ring per context, how completions reach
  * JavaScript, who owns which buffer until when, the IOSQE_ASYNC policy).
@@ -36,6 +39,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "aio/platform.h"
 
 namespace aio_uring {
 
@@ -62,6 +67,20 @@ enum class AsyncPolicy : uint8_t {
   kAlways  /* every IO goes to the kernel's io-wq workers */
 };
 
+/*
+ * Which kinds of IO run on the context's own threads instead of the ring
+ * (README "Routing"), as bits of Options::route_kinds.  Decided per IO on
+ * the JS thread, from the op, the file (regular, O_DIRECT, O_DSYNC) and the
+ * handle's flags.  Only page-cache IO of regular files is ever routed.
+ */
+enum RouteKind : uint32_t {
+  kRouteDsyncWrites = 1,    /* writes to files opened with O_DSYNC/O_SYNC */
+  kRouteWrites = 2,         /* other page-cache writes */
+  kRouteBufferedReads = 4,  /* reads whose handle is flagged `buffered` (the read stream) */
+  kRouteReads = 8,          /* other page-cache reads */
+  kRouteAll = 15
+};
+
 /* The io_uring options of one context, decoded from the object JavaScript passes to create() (the kit reads maxConcurrency). */
 struct Options {
   uint32_t entries = 0;          /* SQ ring size; 0 means the context's capacity (maxConcurrency) */
@@ -71,6 +90,8 @@ struct Options {
   uint32_t async_min_bytes = 0;  /* with kAuto: a size floor (0: none, PostgreSQL 18's rule exactly) */
   uint32_t registered_files = 0; /* size of the fixed-file table; 0 = no registered files */
   uint32_t disabled_ops = 0;     /* bit (1 << aio_op): treat as unsupported (sync fallback) */
+  uint32_t route_kinds = 0;      /* RouteKind bits; the JS side fills in the default */
+  uint32_t route_threads = 8;    /* threads for routed IO, started at the first one */
 };
 
 /*
@@ -92,7 +113,8 @@ struct Slot {
   int32_t sqe_fd = -1;     /* the fd, or the registered-file index with IOSQE_FIXED_FILE */
   int32_t sqe_buffer = -1; /* the registered buffer for READ_FIXED/WRITE_FIXED, or -1 */
   uint8_t sqe_flags = 0;   /* IOSQE_FIXED_FILE, IOSQE_ASYNC */
-  bool busy = false;       /* accepted, CQE not reaped yet */
+  bool busy = false;       /* accepted, CQE (or routed result) not reaped yet */
+  bool routed = false;     /* runs on the context's threads (RouteWorkers), not in the ring */
   bool pending = false;    /* accepted, not yet taken by the kernel: no SQE of it is in the ring */
   /*
    * A `stat` IO's answer from the kernel.  Pinned: the kernel writes it
@@ -108,6 +130,93 @@ struct Slot {
 struct FdInfo {
   int32_t fixed = -1;     /* index in the registered-file table, or -1 */
   bool no_fixed = false;  /* registration failed once: do not try again */
+  /*
+   * Learnt with fstat and fcntl(F_GETFL) at the fd's first IO, for routing;
+   * forgotten when the file is closed through aio (forgetFile).  An fd closed
+   * behind aio's back and reused keeps the old answer: that can only send IO
+   * down the slower of two correct paths, never change its result.
+   */
+  bool known = false;
+  bool regular = false;   /* S_ISREG: only regular files are routed (a pipe read could block a thread for ever) */
+  bool dsync = false;     /* opened with O_DSYNC (or O_SYNC) */
+  bool direct = false;    /* opened with O_DIRECT, whatever the core was told (a file from fromFd) */
+};
+
+/* One routed IO's result, pushed by a worker thread, reaped on the JS thread. */
+struct RoutedResult {
+  uint32_t index;
+  uint32_t generation;
+  int32_t result;
+};
+
+/*
+ * The context's own threads for the IOs the ring runs worse (README
+ * "Routing").  Started at the first routed IO, joined in Quiesce: nothing
+ * here is process-wide, so a context on a worker_thread owns its threads as
+ * it owns its ring, and a forked child, which has none of them, never
+ * inherits a pool it would have to repair (it cannot use its parent's ring
+ * either).
+ *
+ * The JS thread queues slot indexes; a worker runs the slot's IO with
+ * aio_io_execute (pread/pwrite, no Node-API) and pushes a RoutedResult,
+ * then, if it is the first result since the JS thread last took them,
+ * writes the ring's eventfd: the same wake-up as a CQE, so the watcher
+ * reaps ring and routed completions in one pass and JavaScript sees one
+ * stream of completions.
+ *
+ * Pinned: a queued or running IO's slot (its aio_io and iovecs) is read by
+ * a worker until its RoutedResult is pushed; the slot stays busy until the
+ * JS thread has taken that result (the slots vector never moves).  The
+ * buffers are JavaScript memory the core keeps referenced until it has
+ * processed the completion, which is after that.
+ *
+ * Locking: `lock` guards everything below it; workers never take any other
+ * lock, and run the IO itself unlocked.
+ */
+class RouteWorkers {
+ public:
+  /* JS thread: starts up to `count` threads if none runs; false if none could start (errno in start_errno). */
+  bool Ensure(Slot *slots, uint32_t capacity, uint32_t count, int eventfd);
+  /* JS thread: queues slot indexes (their slots filled and marked routed). */
+  void Enqueue(const uint32_t *indexes, uint32_t n);
+  /* JS thread: moves every pushed result into `out` (cleared first). */
+  void Take(std::vector<RoutedResult> *out);
+  /* JS thread: blocks until IO (index, generation) has been pushed. */
+  void WaitFor(uint32_t index, uint32_t generation);
+  /* JS thread: removes IO `index` if still queued (it then never runs); whether it was. */
+  bool Unqueue(uint32_t index);
+  /*
+   * JS thread, at Quiesce: queued IOs never run, running ones finish, the
+   * threads are joined.  The indexes of both, and of every result not taken
+   * yet, go to `dropped`.  After it returns no thread touches a slot or the
+   * eventfd.  Idempotent.
+   */
+  void Stop(std::vector<uint32_t> *dropped);
+  uint32_t threads() const { return started_; }
+  int start_errno = 0;
+
+ private:
+  static void Main(void *arg);
+  void Run();
+
+  Slot *slots_ = nullptr;
+  int eventfd_ = -1;
+  std::vector<aio_thread> thread_ids_;
+  uint32_t started_ = 0;
+  bool initialized_ = false;
+
+  aio_mutex lock_;
+  aio_cond work_;            /* signalled when an IO is queued */
+  aio_cond done_;            /* broadcast on a push while the JS thread waits in WaitFor */
+  std::vector<uint32_t> queue_; /* a ring of `capacity` slot indexes, oldest at head_ */
+  uint32_t head_ = 0;
+  uint32_t queued_ = 0;
+  uint32_t idle_ = 0;        /* workers waiting on work_ */
+  uint32_t wakes_owed_ = 0;  /* signals sent that no worker has consumed yet */
+  bool stopping_ = false;
+  bool waiting_ = false;     /* the JS thread sleeps in WaitFor */
+  bool wake_armed_ = true;   /* the next push writes the eventfd */
+  std::vector<RoutedResult> results_;
 };
 
 /* A registered buffer, for finding the one an IO's buffer lies in. */
@@ -137,6 +246,9 @@ struct Counters {
   uint64_t canceled = 0;         /* cancel requests the kernel honoured (the IO ends with ECANCELED) */
   uint64_t submitRetries = 0;    /* io_uring_enter refused for now (EAGAIN, ENOMEM, EBUSY, nothing taken); retried */
   uint64_t strayCqes = 0;        /* CQEs that matched no busy slot (a bug if ever non-zero) */
+  uint64_t routed = 0;           /* IOs run on the context's threads instead of the ring */
+  uint64_t routedDsyncWrites = 0;/* of those, writes to files opened with O_DSYNC */
+  uint64_t routedCanceled = 0;   /* routed IOs removed from the queue by cancel() before a thread took them */
 };
 
 class UringContext;
@@ -234,6 +346,12 @@ class UringContext : public aio::Context {
   LoopTimers *timers = nullptr;
   bool prepare_active = false;
   bool retry_active = false;
+
+  /* Routed IO (README "Routing"): the threads, the indexes accepted by the submit call under way, the results taken. */
+  RouteWorkers workers;
+  std::vector<uint32_t> route_batch;
+  std::vector<RoutedResult> route_results;
+  uint32_t routed_busy = 0;         /* routed IOs accepted and not yet reaped */
 
   Counters counters;
 

@@ -13,7 +13,7 @@
  * ```
  */
 import * as fs from 'node:fs';
-import { isNonDetachable, type AioFile, type AioMethodFactory, type AioOpName, type AioProbeResult } from '@aio/core';
+import { AioUsageError, isNonDetachable, type AioFile, type AioMethodFactory, type AioOpName, type AioProbeResult } from '@aio/core';
 import { AIO_OP, defineNativeMethod, nativeCapabilities, nativeOption } from '@aio/core/method';
 import type { AioMethodCapabilities, AioNativeBinding, AioNativeContext, CheckedOptions, NativeBindingLoad, NativeOptionRule } from '@aio/core/method';
 
@@ -22,6 +22,29 @@ export const methodName = 'io_uring' as const;
 
 /** When IOs get IOSQE_ASYNC (run by the kernel's io-wq workers instead of inline). See README. */
 export type IoUringAsyncPolicy = 'auto' | 'never' | 'always';
+
+/**
+ * A kind of page-cache IO on a regular file that can run on the context's
+ * own threads instead of the ring (README "Routing"):
+ * - `'dsync-writes'`: writes to a file opened with O_DSYNC (`dsync: true`);
+ * - `'writes'`: other writes;
+ * - `'buffered-reads'`: reads whose handle is flagged `buffered` (the read stream);
+ * - `'reads'`: other reads.
+ */
+export type IoUringRouteKind = 'dsync-writes' | 'writes' | 'buffered-reads' | 'reads';
+
+/**
+ * Where page-cache IO runs: `'auto'` (the kinds the ring loses on Linux's
+ * ext4 as measured, {@link IO_URING_AUTO_ROUTE}), `'ring'` (everything in the
+ * ring), `'threads'` (every kind), or a list of kinds.
+ */
+export type IoUringRoute = 'auto' | 'ring' | 'threads' | readonly IoUringRouteKind[];
+
+/** The bit of each route kind, as the addon reads them (RouteKind in native/uring.h). */
+const ROUTE_BITS: Readonly<Record<IoUringRouteKind, number>> = { 'dsync-writes': 1, writes: 2, 'buffered-reads': 4, reads: 8 };
+
+/** What `route: 'auto'` routes (README "Routing" has the measurements behind it). */
+export const IO_URING_AUTO_ROUTE: readonly IoUringRouteKind[] = Object.freeze(['dsync-writes']);
 
 export interface IoUringOptions {
   /**
@@ -65,12 +88,23 @@ export interface IoUringOptions {
    * addon if submitted anyway.
    */
   disabledOps?: readonly AioOpName[];
+  /**
+   * Which page-cache IO runs on the context's own threads instead of the
+   * ring (README "Routing"): `'auto'` (default, or `AIO_IO_URING_ROUTE`),
+   * `'ring'`, `'threads'`, or a list of {@link IoUringRouteKind}.  O_DIRECT
+   * IO, syncs and file operations always go to the ring.
+   */
+  route?: IoUringRoute;
+  /** Threads for routed IO (1 to 64, default 8), started at the first routed IO and joined when the context closes. */
+  routeThreads?: number;
 }
 
 /** The addon: @aio/core's AioNativeBinding plus what only io_uring needs. */
 export interface IoUringBinding extends AioNativeBinding {
   /** Forgets what a context knows about an fd (its registered-file slot) before the fd is closed. */
   forgetFile(context: AioNativeContext, fd: number): void;
+  /** Native contexts of this addon not yet freed, every environment together (the kit's; for leak tests). */
+  liveContexts(): number;
   /** The probe's reason for a ring setup errno (exposed for tests). */
   describeSetupError(errno: number, ioUringDisabled: number, inGroup: boolean): string;
 }
@@ -107,6 +141,39 @@ const registeredMemory: NativeOptionRule<Uint8Array[]> = {
   },
 };
 
+/** `route`, kept as the bit mask the addon reads. */
+const routeRule: NativeOptionRule<number> = {
+  check(value, name, fail) {
+    if (value === 'auto') return routeMask(IO_URING_AUTO_ROUTE);
+    if (value === 'ring') return 0;
+    if (value === 'threads') return routeMask(Object.keys(ROUTE_BITS) as IoUringRouteKind[]);
+    if (!Array.isArray(value)) {
+      return fail('value', `${name} must be 'auto', 'ring', 'threads' or an array of ${Object.keys(ROUTE_BITS).map((k) => `'${k}'`).join(', ')}`);
+    }
+    for (const kind of value as unknown[]) {
+      if (typeof kind !== 'string' || !Object.hasOwn(ROUTE_BITS, kind)) fail('value', `${name}: unknown kind ${JSON.stringify(kind)}`);
+    }
+    return routeMask(value as IoUringRouteKind[]);
+  },
+};
+
+function routeMask(kinds: readonly IoUringRouteKind[]): number {
+  return kinds.reduce((mask, kind) => mask | ROUTE_BITS[kind], 0);
+}
+
+/**
+ * The default route: `AIO_IO_URING_ROUTE` (the option's values, a list as
+ * comma-separated kinds), else 'auto'.  A bad value is a usage error, as
+ * for the option.
+ */
+function defaultRoute(): number {
+  const text = process.env.AIO_IO_URING_ROUTE?.trim();
+  const value = text === undefined || text === '' ? 'auto' : ['auto', 'ring', 'threads'].includes(text) ? text : text.split(',').map((k) => k.trim());
+  return routeRule.check(value, `AIO_IO_URING_ROUTE (${JSON.stringify(text)})`, (_problem, message) => {
+    throw new AioUsageError('AIO_ERR_INVALID_OPTION', message);
+  });
+}
+
 const OPTIONS = {
   sqpoll: nativeOption.boolean(),
   sqpollIdleMs: nativeOption.integer(1, 3_600_000),
@@ -116,6 +183,8 @@ const OPTIONS = {
   registeredBuffers: registeredMemory,
   registeredFiles: nativeOption.switchOrInteger(1, 32768, 256),
   disabledOps: nativeOption.opMask(),
+  route: routeRule,
+  routeThreads: nativeOption.integer(1, 64),
 };
 
 /**
@@ -165,6 +234,9 @@ function nativeOptions(options: CheckedOptions<typeof OPTIONS>): Record<string, 
     iosqeAsync: options.iosqeAsync ?? 'auto',
     registeredFiles: options.registeredFiles ?? 0,
     disabledOps: options.disabledOps ?? 0,
+    route: undefined,
+    routeKinds: options.route ?? defaultRoute(),
+    routeThreads: options.routeThreads ?? 8,
   };
 }
 
