@@ -106,6 +106,36 @@ export class AlignedPagePool {
     this.#free[this.#freeCount++] = index;
   }
 
+  /**
+   * @internal For the read stream, which tracks its pages by index: lends a
+   * free page and returns its index, or -1 if every page is lent.  Skips
+   * what `get()` returns a view for, nothing else.
+   */
+  takeIndex(): number {
+    if (this.#freeCount === 0) return -1;
+    const index = this.#free[--this.#freeCount];
+    this.#lent[index] = 1;
+    return index;
+  }
+
+  /**
+   * @internal Takes page `index` back, as `put(page(index))` would, without
+   * finding the index from a view again (the caller got it from
+   * `takeIndex()`).  A page not lent is still refused.
+   */
+  putIndex(index: number): void {
+    if (this.#lent[index] !== 1) {
+      throw new AioUsageError('AIO_ERR_BUFFER_STATE', `page ${index} of the pool is not lent: it was given back twice`);
+    }
+    this.#lent[index] = 0;
+    this.#free[this.#freeCount++] = index;
+  }
+
+  /** @internal Page `index` without the range check of `page()`, for indexes from `takeIndex()`. */
+  pageAt(index: number): Buffer {
+    return this.#pages[index];
+  }
+
   /** Whether page `index` is lent right now. */
   isLent(index: number): boolean {
     return this.#lent[index] === 1;

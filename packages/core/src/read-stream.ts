@@ -134,7 +134,11 @@ export interface ReadStreamOptions<T = undefined> {
   batch?: boolean;
   /** `'next'` (default): a buffer is valid until the next step.  `'manual'`: until `stream.release(buffer)`. */
   release?: 'next' | 'manual';
-  /** Pages to read into (page size = blockSize).  Default: a pool of `(maxIos + 1) × combine + 1` pages.  Not with `allocate`. */
+  /**
+   * Pages to read into (page size = blockSize).  Default: a pool of
+   * `maxDistance + max(maxIos, combine) + 1` pages (the window, a batch the
+   * consumer holds while the window refills, and one more).  Not with `allocate`.
+   */
   pool?: AlignedPagePool;
   /**
    * Supplies the buffer a missed block is read into (instead of a page of
@@ -227,6 +231,8 @@ class Slot<T> {
   cached: Buffer | null | undefined = undefined;
   /** True when `buffer` came from the caller's `allocate` (not the pool, not a hit). */
   allocated = false;
+  /** The index of `buffer` in the stream's pool while it is a pool page, else -1. */
+  page = -1;
   /** Ring index of the read covering it, or -1 (a hit). */
   io = -1;
   length = 0;
@@ -345,14 +351,20 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   /** What the completion callback calls (held here: the registry holds it weakly). */
   readonly #hook = (): void => this.#onReadComplete();
   #refillQueued = false;
+  readonly #callbackId: number;
+  /** False for the sync method, whose reads complete inside start*. */
+  readonly #asynchronous: boolean;
+  /** Whether reads carry the `buffered` flag (the file is not opened for direct I/O). */
+  readonly #buffered: boolean;
   #draining = false;
   #distance: number;
   /** A block taken from the callback that did not fit; handed out again first. */
   #ungot = false;
   #ungotBlock = 0;
   #ungotData: T = undefined as T;
-  /** In 'next' mode, the pool pages the consumer holds until its next step (one, or a batch). */
-  readonly #lent: Buffer[] = [];
+  /** In 'next' mode, the indexes of the pool pages the consumer holds until its next step (one, or a batch). */
+  readonly #lent: Int32Array;
+  #lentCount = 0;
   /** In 'manual' mode, which pool pages the consumer holds (by page index). */
   readonly #held: Uint8Array | null;
   #busy = false;
@@ -399,6 +411,13 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     // With allocate the pool is never read into; it is made only if asked for.
     this.#pool = this.#allocate === undefined ? this.#choosePool(opts.pool) : null;
     this.#held = this.#manualRelease && this.#pool !== null ? new Uint8Array(this.#pool.count) : null;
+    this.#lent = new Int32Array(this.#held === null && this.#pool !== null ? this.#pool.count : 0);
+    this.#callbackId = refillCallback();
+    // The sync method completes every read inside start*: nothing is ever
+    // staged or in flight, so its reads carry no refill callback and the
+    // look-ahead does not enter batch mode.
+    this.#asynchronous = aio.methodName !== 'sync';
+    this.#buffered = !file.flags.direct;
     // pinned + pending never exceed the distance, hence maxDistance slots.
     this.#slots = Array.from({ length: this.maxDistance }, () => new Slot<T>());
     this.#ios = Array.from({ length: this.maxDistance }, () => new StreamIo());
@@ -556,7 +575,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     };
     if (slot.state === READY) {
       if (slot.allocated) this.#owned.delete(item.buffer);
-      else this.#lend(item.buffer);
+      else this.#lend(slot.page);
       const io = this.#ios[slot.io];
       if (!io.reached && io.first === this.#oldest) this.#reachIo(io);
       this.#freeReachedIos();
@@ -650,13 +669,13 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     if (this.#held !== null) {
       if (this.#held[index] === 0) throw new AioUsageError('AIO_ERR_BUFFER_STATE', `page ${index} of the stream's pool is not held by the consumer`);
       this.#held[index] = 0;
-      this.pool.put(buffer);
+      this.pool.putIndex(index);
       return;
     }
-    const at = this.#lent.findIndex((page) => this.pool.indexOf(page) === index);
+    const at = this.#lent.subarray(0, this.#lentCount).indexOf(index);
     if (at >= 0) {
-      this.pool.put(this.#lent[at]);
-      this.#lent.splice(at, 1);
+      this.pool.putIndex(index);
+      this.#lent[at] = this.#lent[--this.#lentCount];
     } else if (this.pool.isLent(index)) {
       // Given back already and now under a read again (or never handed out).
       throw new AioUsageError('AIO_ERR_BUFFER_STATE', `page ${index} of the stream's pool is not the buffer last handed out`);
@@ -715,7 +734,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   // ---------------------------------------------------------------------
 
   #lookAhead(): void {
-    const batching = this.#batch && !this.aio.inBatchMode;
+    const batching = this.#batch && this.#asynchronous && !this.aio.inBatchMode;
     if (batching) this.aio.enterBatchMode();
     try {
       this.#lookAheadLoop();
@@ -842,6 +861,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
         count = pages;
       }
     }
+    const pool = this.pool;
     const ioIndex = (this.#oldestIo + this.#iosQueued) % this.#ios.length;
     const io = this.#ios[ioIndex];
     const handle = this.#tryAcquire(io.ret);
@@ -855,7 +875,11 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       const slot = this.#slots[this.#wrap(firstIndex + i)];
       slot.state = READING;
       slot.io = ioIndex;
-      if (!slot.allocated) slot.buffer = this.pool.get();
+      if (!slot.allocated) {
+        const page = pool.takeIndex();
+        slot.page = page;
+        slot.buffer = pool.pageAt(page);
+      }
     }
     this.#iosQueued++;
     this.#inFlight++;
@@ -948,9 +972,9 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     io.offset = first.block * this.blockSize;
     handle.getWaitRef(io.ref);
     try {
-      handle.registerCallbacks(refillCallback(), this.#number);
+      if (this.#asynchronous) handle.registerCallbacks(this.#callbackId, this.#number);
       // PostgreSQL's PGAIO_HF_BUFFERED: a page-cache read that the method may run on kernel workers.
-      if (!this.file.flags.direct) handle.setFlag('buffered');
+      if (this.#buffered) handle.setFlag('buffered');
       if (blocks === 1) {
         handle.startRead(this.file, first.buffer as Buffer, io.offset);
       } else {
@@ -1128,21 +1152,25 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   // Buffers, distance, shutting down.
   // ---------------------------------------------------------------------
 
-  /** Records that the consumer now holds `page` (a pool page). */
-  #lend(page: Buffer): void {
-    if (this.#held !== null) this.#held[this.pool.indexOf(page)] = 1;
-    else this.#lent.push(page);
+  /** Records that the consumer now holds pool page `page` (an index). */
+  #lend(page: number): void {
+    if (this.#held !== null) this.#held[page] = 1;
+    else this.#lent[this.#lentCount++] = page;
   }
 
   #returnLent(): void {
+    const count = this.#lentCount;
+    if (count === 0) return;
     const lent = this.#lent;
-    for (let i = 0; i < lent.length; i++) this.pool.put(lent[i]);
-    lent.length = 0;
+    const pool = this.#pool as AlignedPagePool;
+    this.#lentCount = 0;
+    for (let i = 0; i < count; i++) pool.putIndex(lent[i]);
   }
 
   #clearSlot(slot: Slot<T>): void {
     slot.state = FREE;
     slot.allocated = false;
+    slot.page = -1;
     slot.buffer = null;
     slot.cached = undefined;
     slot.data = undefined as T;
@@ -1184,8 +1212,8 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
         } catch (error) {
           discardError ??= error;
         }
-      } else if (slot.state !== HIT && slot.state !== PENDING && slot.buffer !== null) {
-        this.pool.put(slot.buffer);
+      } else if (slot.page >= 0) {
+        this.pool.putIndex(slot.page);
       }
       this.#clearSlot(slot);
     };

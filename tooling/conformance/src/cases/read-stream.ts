@@ -4,7 +4,8 @@
  * and retried short reads make later reads finish first), slots freed by
  * completions are refilled while the consumer is away (the stream keeps
  * `maxIos` reads going instead of waiting for the consumer's next call),
- * `nextBatch()` hands out whole runs of ready blocks, and reads of a file not
+ * `nextBatch()` hands out whole runs of ready blocks, the stream refills up to
+ * `maxIos` reads while the consumer holds a batch, and reads of a file not
  * opened for direct I/O carry the `buffered` flag (PostgreSQL's
  * PGAIO_HF_BUFFERED), those of a direct file do not.
  */
@@ -116,6 +117,45 @@ export function defineReadStreamCases(h: Harness, m: MethodUnderTest): void {
     assert.ok(startedWhileAway > 0, 'freed slots were refilled without waiting for the consumer');
     assert.equal(peak, maxIos, 'the stream kept maxIos reads in flight');
     await file.close();
+  });
+
+  defineCase(h, m, 'read stream: while the consumer holds a batch, completed reads are refilled up to maxIos and the batch\'s buffers keep their bytes', async (fx, t) => {
+    const aio = fx.aio();
+    if (completesAtStart(aio)) t.skip(`the ${m.name} method runs every read when it starts: none is in flight to complete while the consumer holds a batch`);
+    const content = pattern(BS * 512, 75);
+    const file = aio.open(fx.path(content));
+    const maxIos = 4;
+    let holding = false;
+    let peakWhileHolding = 0;
+    const stream = blockRangeReadStream(aio, file, {
+      blockSize: BS,
+      maxIos,
+      combineLimit: BS,
+      full: true,
+      onRead: () => {
+        if (holding) peakWhileHolding = Math.max(peakWhileHolding, stream.stats().inFlight);
+      },
+    });
+    let next = 0;
+    // Times the consumer took a batch with reads still in flight (reads that could complete while it holds it).
+    let heldWithReadsInFlight = 0;
+    for (let batch = await stream.nextBatch(); batch !== null; batch = await stream.nextBatch()) {
+      // The consumer keeps the whole batch (its pages stay lent) and awaits something else meanwhile.
+      if (stream.stats().inFlight > 0) heldWithReadsInFlight++;
+      holding = true;
+      await sleep(2);
+      holding = false;
+      for (const item of batch) {
+        assert.equal(item.block, next++);
+        assert.ok(item.buffer.equals(content.subarray(item.block * BS, (item.block + 1) * BS)), `block ${item.block} still holds its bytes after the wait`);
+      }
+      if (next >= 256) break;
+    }
+    await stream.end();
+    await file.close();
+    // As in the refill case: a method that finishes page-cache reads inside the submission has nothing in flight to refill.
+    if (heldWithReadsInFlight === 0) t.skip(`every ${m.name} read had completed before the consumer held a batch: no slot freed while it held one`);
+    assert.equal(peakWhileHolding, maxIos, 'the reads started while the batch was held brought the stream back to maxIos in flight');
   });
 
   defineCase(h, m, 'read stream: reads of a buffered file carry the buffered flag, reads of a direct file do not', async (fx, t) => {
