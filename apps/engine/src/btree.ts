@@ -19,7 +19,6 @@ import {
   leafEntrySize,
   lowerBound,
   pageKind,
-  searchInner,
   searchLeaf,
   setPageLsn,
   usedBytes,
@@ -55,16 +54,25 @@ export async function readNode(pool: BufferPool, pageNo: number): Promise<PageNo
 
 /** Point lookup; the caller holds the tree lock in shared mode.  Searches page bytes, decoding nothing. */
 export async function lookup(pool: BufferPool, key: Buffer): Promise<Buffer | null> {
-  const meta = (await readNode(pool, META_PAGE)) as MetaNode;
-  let pageNo = meta.root;
+  const metaFrame = pool.pinCached(META_PAGE) ?? (await pool.pin(META_PAGE));
+  let pageNo: number;
+  try {
+    pageNo = (pool.node(metaFrame) as MetaNode).root;
+  } finally {
+    pool.unpin(metaFrame);
+  }
   for (;;) {
-    const frame = await pool.pin(pageNo);
+    // Hits without a Promise: the meta page, the root and most inner pages stay in the pool.
+    const frame = pool.pinCached(pageNo) ?? (await pool.pin(pageNo));
     try {
       // A transaction in progress changes decoded nodes, never frame bytes, and holds the lock anyway.
       const kind = pageKind(frame.page);
       if (kind === 'leaf') return searchLeaf(frame.page, key);
       if (kind !== 'inner') throw new Error(`page ${pageNo} is ${kind}, not part of the tree`);
-      pageNo = searchInner(frame.page, key);
+      // Inner pages stay in the pool and are searched by every lookup: their decoded form (made once
+      // per load) saves walking every entry of the page to find the offsets each time.
+      const node = pool.node(frame) as InnerNode;
+      pageNo = node.children[childIndex(node, key)];
     } finally {
       pool.unpin(frame);
     }
@@ -73,24 +81,30 @@ export async function lookup(pool: BufferPool, key: Buffer): Promise<Buffer | nu
 
 /**
  * The leaves that may hold keys in [start, end), in key order, found through the inner levels (which
- * stay in the pool), so a scan can read the leaves ahead with the read stream.
+ * stay in the pool), so a scan can read the leaves ahead with the read stream.  A level's pages are
+ * read together (their misses go out in one batch), so a cold tree costs one round trip per level,
+ * not one per inner page.
  */
 export async function leavesInRange(pool: BufferPool, start: Buffer | null, end: Buffer | null): Promise<number[]> {
   const meta = (await readNode(pool, META_PAGE)) as MetaNode;
-  const leaves: number[] = [];
-  const visit = async (pageNo: number, level: number): Promise<void> => {
-    if (level === 1) {
-      leaves.push(pageNo);
-      return;
+  let level = [meta.root];
+  for (let height = meta.height; height > 1; height--) {
+    const next: number[] = [];
+    for (let from = 0; from < level.length; from += LEVEL_READS) {
+      const nodes = (await Promise.all(level.slice(from, from + LEVEL_READS).map((pageNo) => readNode(pool, pageNo)))) as InnerNode[];
+      for (const node of nodes) {
+        const first = start === null ? 0 : childIndex(node, start);
+        const last = end === null ? node.children.length - 1 : childIndex(node, end);
+        for (let i = first; i <= last; i++) next.push(node.children[i]);
+      }
     }
-    const node = (await readNode(pool, pageNo)) as InnerNode;
-    const first = start === null ? 0 : childIndex(node, start);
-    const last = end === null ? node.children.length - 1 : childIndex(node, end);
-    for (let i = first; i <= last; i++) await visit(node.children[i], level - 1);
-  };
-  await visit(meta.root, meta.height);
-  return leaves;
+    level = next;
+  }
+  return level;
 }
+
+/** Inner pages of one level read at once at most (a batch of misses; the pool must hold them). */
+const LEVEL_READS = 32;
 
 export class Transaction {
   readonly #pool: BufferPool;

@@ -4,7 +4,6 @@
  * bufmgr.c.  Pages leave the pool only through write-back, after the WAL is durable up to their LSN.
  */
 import {
-  AioReturn,
   AioWaitRef,
   allocAligned,
   defineAioCallbacks,
@@ -14,6 +13,7 @@ import {
   type AioFile,
   type AioHandle,
   type AioResult,
+  type ReadStreamItem,
 } from '@aio/core';
 import { PAGE_SIZE, decodePage, pageLsn, sealPage, verifyPage, type PageNode, type PageVerdict } from './page.js';
 
@@ -55,7 +55,11 @@ export class Frame {
   error: Error | null = null;
   /** The first reader's wait reference: later readers of the page wait on it (PostgreSQL's io_wref). */
   readonly ref = new AioWaitRef();
-  /** Reads started by a read stream have no wait reference of ours; they settle this instead. */
+  /** A miss queued for the next batch of reads: no handle, no wait reference yet. */
+  queued = false;
+  /** A read stream is reading into the frame: no wait reference of ours, waiters use streamDone. */
+  streaming = false;
+  /** Made only when someone waits for a stream's read (most pages nobody else wants). */
   streamDone: Promise<void> | null = null;
   streamSettle: (() => void) | null = null;
   constructor(
@@ -69,12 +73,34 @@ export interface PoolStats {
   misses: number;
   reads: number;
   waitsOnOtherReader: number;
+  /** Submissions of queued misses (one batch-mode submission each); reads / readBatches is the batch size. */
+  readBatches: number;
   writes: number;
   evictions: number;
   prefetched: number;
 }
 
 export type PinMode = 'normal' | 'redo';
+
+/** How a prefetch reads: reads in flight, pages per read; after the run, reads done and the largest. */
+export interface PrefetchShape {
+  maxIos: number;
+  combineBlocks: number;
+  reads: number;
+  largestRead: number;
+}
+
+/**
+ * The read stream's shape for a look-ahead of at most `share` of a pool of `frames`: the stream may
+ * queue up to (maxIos + 1) × combineBlocks pages, so reads of up to 16 pages first, then as many reads
+ * in flight as the share allows (at most 16, at most the context's handles less a few for others).
+ */
+export function prefetchShape(frames: number, share: number, maxConcurrency: number): PrefetchShape {
+  const budget = Math.max(2, Math.floor(frames * share));
+  const combineBlocks = Math.max(1, Math.min(16, Math.floor(budget / 2)));
+  const maxIos = Math.max(1, Math.min(16, Math.max(1, maxConcurrency - 8), Math.floor(budget / combineBlocks) - 1));
+  return { maxIos, combineBlocks, reads: 0, largestRead: 0 };
+}
 
 // Completion callbacks are per thread and limited in number, so one definition serves every pool; the
 // handle's data names the pool and frame.
@@ -89,9 +115,35 @@ const READ_CALLBACKS = defineAioCallbacks({
   },
 });
 
+/** The frames a scan's stream read and visited, oldest first, each with the page it held then. */
+class StreamRing {
+  readonly #frames: Frame[] = [];
+  readonly #pageNos: number[] = [];
+  #head = 0;
+  /** The page number the frame last returned by shift() held when it was pushed. */
+  lastPageNo = -1;
+
+  push(frame: Frame): void {
+    this.#frames.push(frame);
+    this.#pageNos.push(frame.pageNo);
+  }
+
+  shift(): Frame | null {
+    if (this.#head === this.#frames.length) return null;
+    const frame = this.#frames[this.#head];
+    this.lastPageNo = this.#pageNos[this.#head++];
+    if (this.#head > 1024 && this.#head * 2 > this.#frames.length) {
+      this.#frames.splice(0, this.#head);
+      this.#pageNos.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return frame;
+  }
+}
+
 export class BufferPool {
   readonly frames: Frame[];
-  readonly stats: PoolStats = { hits: 0, misses: 0, reads: 0, waitsOnOtherReader: 0, writes: 0, evictions: 0, prefetched: 0 };
+  readonly stats: PoolStats = { hits: 0, misses: 0, reads: 0, waitsOnOtherReader: 0, readBatches: 0, writes: 0, evictions: 0, prefetched: 0 };
   readonly #table = new Map<number, Frame>();
   readonly #id = nextPoolId++;
   readonly #spares: Buffer[] = [];
@@ -99,6 +151,11 @@ export class BufferPool {
   readonly #slab: Buffer;
   /** Write-backs in flight: a checkpoint waits for them before its sync so the sync covers them. */
   readonly #writesInFlight = new Set<Promise<unknown>>();
+  /** Misses mapped to frames, waiting for the next batch submission (see #queueRead). */
+  #queued: Frame[] = [];
+  /** Settles when the queued misses were started: their readers then wait on the frames' references. */
+  #batchStarted: Promise<void> | null = null;
+  #settleBatch: (() => void) | null = null;
 
   constructor(
     readonly aio: Aio,
@@ -136,18 +193,22 @@ export class BufferPool {
    * gets it as a zeroed frame to rebuild from the log.
    */
   async pin(pageNo: number, mode: PinMode = 'normal'): Promise<Frame> {
-    let started: Frame | null = null;
+    let queued: Frame | null = null;
     for (;;) {
       const frame = this.#table.get(pageNo);
       if (frame === undefined) {
         this.stats.misses++;
-        started = await this.#startRead(pageNo);
+        queued = this.#queueRead(pageNo);
+        if (queued === null) await this.#makeRoom();
         continue;
       }
       if (frame.state === 'io-in-progress') {
         // Another caller's read of this page: wait on its wait reference instead of reading it again.
-        if (frame !== started) this.stats.waitsOnOtherReader++;
-        await (frame.streamDone ?? frame.ref.wait());
+        if (frame !== queued) {
+          this.stats.waitsOnOtherReader++;
+          queued = frame;
+        }
+        await this.#ioDone(frame);
         continue;
       }
       if (frame.state === 'io-error') {
@@ -169,6 +230,27 @@ export class BufferPool {
     }
   }
 
+  /**
+   * Pins pageNo if the pool holds it readable now (a hit), without a Promise; null otherwise (then
+   * `pin`).  Point lookups go through here first: most of their pages (meta, root, inner) are hits, and
+   * an await per hit was a good part of a cached lookup's cost.
+   */
+  pinCached(pageNo: number): Frame | null {
+    const frame = this.#table.get(pageNo);
+    if (frame === undefined || frame.state !== 'valid') return null;
+    this.stats.hits++;
+    frame.pins++;
+    if (frame.usage < 5) frame.usage++;
+    return frame;
+  }
+
+  /** Settles when the IO of a frame marked io-in-progress ended (however it ended). */
+  #ioDone(frame: Frame): Promise<void> {
+    if (frame.streaming) return (frame.streamDone ??= new Promise((resolve) => (frame.streamSettle = resolve)));
+    if (frame.queued) return this.#batchStarted ?? Promise.resolve();
+    return frame.ref.wait();
+  }
+
   unpin(frame: Frame): void {
     if (frame.pins <= 0) throw new Error(`unpin of page ${frame.pageNo}, which is not pinned`);
     frame.pins--;
@@ -185,7 +267,7 @@ export class BufferPool {
     for (;;) {
       const existing = this.#table.get(pageNo);
       if (existing !== undefined && existing.state === 'io-in-progress') {
-        await (existing.streamDone ?? existing.ref.wait());
+        await this.#ioDone(existing);
         continue;
       }
       if (existing !== undefined && existing.pins > 0) throw new Error(`page ${pageNo} is new but pinned in the pool`);
@@ -217,44 +299,89 @@ export class BufferPool {
   /**
    * Reads pages ahead into frames through the read stream (neighbouring pages in one IO), for scans
    * and recovery.  Calls `visit` with each page in order right after it arrives: its frame (unpinned;
-   * use it before the next await) or, when no frame was free, the page read aside (frame null).
-   * Pages already in the pool are visited from there; `visit` returning false ends the stream early.
+   * use it before returning) or, when no frame was free, the page read aside (frame null).  Pages
+   * already in the pool are visited from there; `visit` returning false ends the stream early.
+   *
+   * The stream's look-ahead may hold `share` of the pool (default a quarter), so readers of other
+   * pages still find victims; within it, reads of up to 16 pages (128 KiB, PostgreSQL's
+   * io_combine_limit) with as many in flight as fit.  Blocks are taken from the stream a batch at a
+   * time (`nextBatch()`: one Promise per batch of ready pages, not per page).
+   *
+   * With `ring` (scans), the frames this stream read are reused for its next pages as soon as they
+   * were visited, instead of going through the clock: PostgreSQL's ring strategy for bulk reads.  A
+   * scan of a range much larger than the pool then occupies only its look-ahead, and the pages others
+   * use (the inner pages above all) stay cached instead of being swept out by a single pass.
    */
-  async prefetch(pageNos: readonly number[], visit?: (page: Buffer, frame: Frame | null) => boolean | void): Promise<void> {
+  async prefetch(pageNos: readonly number[], visit?: (page: Buffer, frame: Frame | null) => boolean | void, options: { share?: number; ring?: boolean } = {}): Promise<PrefetchShape> {
+    const shape = prefetchShape(this.frames.length, options.share ?? 0.25, this.aio.maxConcurrency);
+    const ring = options.ring === true && visit !== undefined ? new StreamRing() : null;
     let i = 0;
-    // The look-ahead may hold at most a quarter of the pool, so readers of other pages still find victims.
-    const combineBlocks = Math.max(1, Math.min(16, Math.floor(this.frames.length / 4 / 9)));
     const stream = readStream<number>(this.aio, this.file, {
       blockSize: PAGE_SIZE,
-      maxIos: Math.min(8, this.aio.maxConcurrency),
-      combineLimit: combineBlocks * PAGE_SIZE,
+      maxIos: shape.maxIos,
+      combineLimit: shape.combineBlocks * PAGE_SIZE,
+      // A long list starts at full distance (PostgreSQL's READ_STREAM_FULL): every scan is known to want
+      // its pages, and ramping up from one block each time cost a few round trips per scan.
+      full: pageNos.length >= 4 * shape.combineBlocks,
       nextBlock: () => (i < pageNos.length ? { block: pageNos[i], data: pageNos[i++] } : null),
       isCached: (block) => this.#table.get(block)?.page ?? null,
-      allocate: (block) => this.#claimForStream(block),
+      allocate: (block) => this.#claimForStream(block, ring),
       discard: (_block, _data, buffer) => void this.#releaseStreamBuffer(buffer, null),
     });
-    for await (const item of stream) {
-      const frame = item.cached ? (this.#table.get(item.block) ?? null) : this.#releaseStreamBuffer(item.buffer, item.length);
-      if (frame !== null && frame.state === 'io-in-progress') await (frame.streamDone ?? frame.ref.wait());
-      if (visit === undefined) {
-        if (frame === null && !item.cached) this.#spares.push(item.buffer);
-        continue;
-      }
-      let stop: boolean | void;
-      if (frame !== null && frame.state === 'valid' && frame.pageNo === item.block) stop = visit(frame.page, frame);
-      else {
-        // Read aside (no free frame), evicted meanwhile, or failed its check.  Not through pin(): a pin
-        // could wait for a frame this very stream holds, which it hands over only when we go on.
-        const page = frame === null && !item.cached ? item.buffer : await this.#readAside(item.block);
+    let stopped = false;
+    try {
+      for (let items = await stream.nextBatch(); items !== null; items = await stream.nextBatch()) {
+        let next = 0;
         try {
-          if (verifyPage(page, item.block) === 'torn') throw new TornPageError(item.block);
-          stop = visit(page, null);
+          while (next < items.length) {
+            if ((await this.#visitStreamItem(items[next++], visit, ring)) === false) {
+              stopped = true;
+              break;
+            }
+          }
         } finally {
-          this.#spares.push(page);
+          // Blocks handed out but not visited (an early stop, or visit threw): their frames end their IO.
+          for (; next < items.length; next++) this.#dropStreamItem(items[next]);
         }
+        if (stopped) break;
       }
-      if (stop === false) break;
+    } finally {
+      await stream.end();
     }
+    const stats = stream.stats();
+    shape.reads = stats.reads;
+    shape.largestRead = stats.largestRead;
+    return shape;
+  }
+
+  /** One block from the stream: ends its frame's IO, visits it; returns what visit returned. */
+  async #visitStreamItem(item: ReadStreamItem<number>, visit: ((page: Buffer, frame: Frame | null) => boolean | void) | undefined, ring: StreamRing | null): Promise<boolean | void> {
+    const frame = item.cached ? (this.#table.get(item.block) ?? null) : this.#releaseStreamBuffer(item.buffer, item.length);
+    if (frame !== null && frame.state === 'io-in-progress') await this.#ioDone(frame);
+    if (visit === undefined) {
+      if (frame === null && !item.cached) this.#spares.push(item.buffer);
+      return true;
+    }
+    if (frame !== null && frame.state === 'valid' && frame.pageNo === item.block) {
+      if (!item.cached) ring?.push(frame);
+      return visit(frame.page, frame);
+    }
+    // Read aside (no free frame), evicted meanwhile, or failed its check.  Not through pin(): a pin
+    // could wait for a frame this very stream holds, which it hands over only when we go on.
+    const page = frame === null && !item.cached ? item.buffer : await this.#readAside(item.block);
+    try {
+      if (verifyPage(page, item.block) === 'torn') throw new TornPageError(item.block);
+      return visit(page, null);
+    } finally {
+      this.#spares.push(page);
+    }
+  }
+
+  /** A block handed out by the stream that will not be visited: its frame's IO ends as for a visited one. */
+  #dropStreamItem(item: ReadStreamItem<number>): void {
+    if (item.cached) return;
+    const frame = this.#releaseStreamBuffer(item.buffer, item.length);
+    if (frame === null && item.buffer.buffer !== this.#slab.buffer) this.#spares.push(item.buffer);
   }
 
   async #readAside(pageNo: number): Promise<Buffer> {
@@ -313,41 +440,95 @@ export class BufferPool {
     if (result.syncFailed.length > 0) throw result.syncFailed[0].error;
   }
 
-  /** Starts the read of pageNo into a victim frame, or makes room and returns to let the caller retry. */
-  async #startRead(pageNo: number): Promise<Frame | null> {
-    const ret = new AioReturn();
-    // tryAcquire, not acquireAsync: a handle acquireAsync resolves with stays handed out until our
-    // continuation runs, and a core helper (writeBack, the read stream) calling acquire() in that gap
-    // fails with AIO_ERR_HANDLE_HANDED_OUT.  tryAcquire hands out and we start in the same tick.
-    let handle = this.aio.tryAcquire(ret);
-    while (handle === null) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (this.#table.has(pageNo)) return null;
-      handle = this.aio.tryAcquire(ret);
-    }
-    if (this.#table.has(pageNo)) {
-      handle.release();
-      return null;
-    }
+  /**
+   * Maps pageNo to a victim frame marked io-in-progress and queues its read for the next batch; null
+   * when no frame is free (the caller makes room and retries).  Synchronous, so no one can race it: a
+   * second reader finds the frame and waits for it.
+   *
+   * Misses are read in batches: every miss queued until the event loop's next check phase goes out in
+   * one submission in batch mode (one io_uring_enter, one lio_listio, one queue lock for the thread
+   * pool).  With 32 concurrent readers, a round of completions wakes many readers; each descends the
+   * tree (hits) to its next miss within the same turn, so their misses leave together instead of one
+   * system call each.
+   */
+  #queueRead(pageNo: number): Frame | null {
     const frame = this.#claimVictim();
-    if (frame === null) {
-      handle.release();
-      await this.#makeRoom();
-      return null;
-    }
+    if (frame === null) return null;
     this.#map(frame, pageNo);
     frame.state = 'io-in-progress';
+    frame.queued = true;
     this.stats.reads++;
-    handle.getWaitRef(frame.ref);
-    handle.registerCallbacks(READ_CALLBACKS, this.#id * POOL_ID_SPAN + frame.index);
-    try {
-      handle.startRead(this.file, frame.page, pageNo * PAGE_SIZE);
-    } catch (error) {
-      // start* gave the handle back; the frame must not stay "in progress" forever.
-      this.#unmap(frame);
-      throw error;
+    this.#queued.push(frame);
+    if (this.#batchStarted === null) {
+      this.#batchStarted = new Promise((resolve) => (this.#settleBatch = resolve));
+      setImmediate(this.#startQueuedReads);
     }
     return frame;
+  }
+
+  /**
+   * Starts the queued misses in batch mode.  Handles come from tryAcquire (never a blocking acquire,
+   * never acquireAsync: a handle acquireAsync resolves with stays handed out until the caller's
+   * continuation runs, and a core helper calling acquire() in that gap fails); when every handle is
+   * busy the rest waits for the next turn of the event loop.  Readers waiting for the batch wake once it
+   * is submitted and then wait on their frames' wait references.
+   */
+  readonly #startQueuedReads = (): void => {
+    const frames = this.#queued;
+    const settle = this.#settleBatch;
+    this.#queued = [];
+    this.#batchStarted = null;
+    this.#settleBatch = null;
+    let next = 0;
+    if (this.aio.closed) {
+      for (const frame of frames) this.#failQueued(frame, new Error(`read of page ${frame.pageNo} not started: the AIO context is closed`));
+      next = frames.length;
+    } else {
+      const batching = !this.aio.inBatchMode;
+      try {
+        if (batching) this.aio.enterBatchMode();
+        for (; next < frames.length; next++) {
+          const frame = frames[next];
+          const handle = this.aio.tryAcquire();
+          if (handle === null) break;
+          try {
+            handle.getWaitRef(frame.ref);
+            handle.registerCallbacks(READ_CALLBACKS, this.#id * POOL_ID_SPAN + frame.index);
+          } catch (error) {
+            handle.release();
+            throw error;
+          }
+          frame.queued = false;
+          try {
+            handle.startRead(this.file, frame.page, frame.pageNo * PAGE_SIZE);
+          } catch (error) {
+            // start* gave the handle back; the frame must not stay "in progress" forever.
+            this.#failQueued(frame, error as Error);
+          }
+        }
+      } catch (error) {
+        // The context refused (closing, or a usage error): the readers of the rest get the error.
+        for (; next < frames.length; next++) this.#failQueued(frames[next], error as Error);
+      } finally {
+        if (batching && this.aio.inBatchMode && !this.aio.closed) this.aio.exitBatchMode();
+      }
+      this.stats.readBatches++;
+    }
+    if (next < frames.length) {
+      // Every handle busy: the rest goes first in the next batch (their readers wait for that one).
+      this.#queued = frames.slice(next).concat(this.#queued);
+      this.#batchStarted ??= new Promise((resolve) => (this.#settleBatch = resolve));
+      setImmediate(this.#startQueuedReads);
+    }
+    settle?.();
+  };
+
+  #failQueued(frame: Frame, error: Error): void {
+    frame.queued = false;
+    frame.ref.clear();
+    frame.state = 'io-error';
+    frame.verdict = 'ok';
+    frame.error = error;
   }
 
   /** Runs in the shared completion callback, before any waiter wakes: verify the page, end the IO. */
@@ -372,16 +553,31 @@ export class BufferPool {
     frame.state = frame.verdict === 'torn' ? 'io-error' : 'valid';
   }
 
-  #claimForStream(block: number): Buffer {
+  #claimForStream(block: number, ring: StreamRing | null): Buffer {
     const existing = this.#table.get(block);
-    const frame = existing === undefined ? this.#claimVictim() : null;
+    let frame: Frame | null = null;
+    if (existing === undefined) {
+      frame = ring === null ? null : this.#takeFromRing(ring);
+      frame ??= this.#claimVictim();
+    }
     if (frame === null) return this.#spares.pop() ?? allocAligned(PAGE_SIZE); // no room (or a racing reader): read aside
     this.#map(frame, block);
     frame.state = 'io-in-progress';
-    frame.streamDone = new Promise((resolve) => (frame.streamSettle = resolve));
+    frame.streaming = true;
     this.stats.reads++;
     this.stats.prefetched++;
     return frame.page;
+  }
+
+  /** The oldest frame of the ring that still holds the page the stream read into it, unused: evicted for reuse. */
+  #takeFromRing(ring: StreamRing): Frame | null {
+    for (let frame = ring.shift(); frame !== null; frame = ring.shift()) {
+      if (frame.pageNo !== ring.lastPageNo || frame.pins > 0 || frame.state !== 'valid' || frame.dirty) continue;
+      this.stats.evictions++;
+      this.#unmap(frame);
+      return frame;
+    }
+    return null;
   }
 
   /** A stream buffer came back (length: bytes read) or was discarded (null). */
@@ -393,7 +589,8 @@ export class BufferPool {
       if (length === null) this.#spares.push(buffer);
       return null;
     }
-    if (frame === undefined || frame.streamSettle === null) return null;
+    if (frame === undefined || !frame.streaming) return null;
+    frame.streaming = false;
     if (length === null) this.#unmap(frame);
     else this.#finishRead(frame, length, null);
     const settle = frame.streamSettle;
@@ -433,7 +630,7 @@ export class BufferPool {
     }
     const busy = this.frames.find((frame) => frame.state === 'io-in-progress');
     if (busy !== undefined) {
-      await (busy.streamDone ?? busy.ref.wait());
+      await this.#ioDone(busy);
       return;
     }
     if (this.#writesInFlight.size > 0) {

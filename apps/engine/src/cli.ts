@@ -104,8 +104,11 @@ async function commandPut(values: Values, positionals: string[]): Promise<number
 async function commandScan(values: Values): Promise<number> {
   const key = (text: string | undefined) => (text === undefined ? null : Buffer.from(text));
   return withDatabase(values, async (engine) => {
-    const entries = await engine.scan(key(values.start), key(values.end), int(values.limit, 'limit', 100));
-    for (const [k, v] of entries) print(values.json === true, { key: k.toString(), value: v.toString() }, `${k.toString()}\t${v.toString()}`);
+    await engine.scanEach(key(values.start), key(values.end), (entry) => {
+      const k = entry.keyView().toString();
+      const v = entry.valueView().toString();
+      print(values.json === true, { key: k, value: v }, `${k}\t${v}`);
+    }, int(values.limit, 'limit', 100));
     return 0;
   });
 }

@@ -40,6 +40,19 @@ describe('buffer pool', () => {
     await engine.close();
   });
 
+  it('misses of concurrent readers are read in batches: one submission for all of them', async () => {
+    const { engine } = await loaded('sync', 2000);
+    const meta = await engine.meta();
+    const wanted = Array.from({ length: 24 }, (_, i) => meta.pageCount - 1 - i).filter((pageNo) => engine.pool.lookup(pageNo) === null);
+    const before = { ...engine.pool.stats };
+    const frames = await Promise.all(wanted.map((pageNo) => engine.pool.pin(pageNo)));
+    expect(frames.map((frame) => frame.pageNo)).toEqual(wanted);
+    expect(engine.pool.stats.reads - before.reads).toBe(wanted.length);
+    expect(engine.pool.stats.readBatches - before.readBatches).toBe(1);
+    for (const frame of frames) engine.pool.unpin(frame);
+    await engine.close();
+  });
+
   it('a page torn on disk is reported with its block number, and the next reader tries again', async () => {
     const { dir, aio, engine } = await loaded('sync', 2000);
     const meta = await engine.meta();
