@@ -325,6 +325,10 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   readonly #discard: ((block: number, data: T, buffer: Buffer) => void) | undefined;
   /** The buffers from `allocate` the stream holds (not yet handed out), to refuse one supplied twice. */
   readonly #owned = new Set<Buffer>();
+  /** Whether the file is opened for direct I/O (allocated buffers must then be aligned). */
+  readonly #direct: boolean;
+  /** The memory of the last allocated buffer known to be aligned (see #checkAllocated). */
+  #alignedMemory: ArrayBufferLike | null = null;
   readonly #full: boolean;
   readonly #batch: boolean;
   readonly #manualRelease: boolean;
@@ -417,7 +421,8 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     // staged or in flight, so its reads carry no refill callback and the
     // look-ahead does not enter batch mode.
     this.#asynchronous = aio.methodName !== 'sync';
-    this.#buffered = !file.flags.direct;
+    this.#direct = file.flags.direct;
+    this.#buffered = !this.#direct;
     // pinned + pending never exceed the distance, hence maxDistance slots.
     this.#slots = Array.from({ length: this.maxDistance }, () => new Slot<T>());
     this.#ios = Array.from({ length: this.maxDistance }, () => new StreamIo());
@@ -917,33 +922,48 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       const slot = this.#slots[this.#wrap(firstIndex + i)];
       if (slot.allocated) continue;
       const buffer = this.#checkAllocated(allocate(slot.block, slot.data), slot.block);
-      this.#owned.add(buffer);
       slot.buffer = buffer;
       slot.allocated = true;
       this.#counters.allocated++;
     }
   }
 
-  /** Throws the usage error for a buffer `allocate` must not return. */
+  /**
+   * Checks a buffer `allocate` returned and records it as held by the stream.
+   * This runs once per block, so the common case (a buffer of the right size
+   * on the same aligned memory as the previous one) costs a few property
+   * reads and one Set insertion; the messages are built only on failure.
+   */
   #checkAllocated(answer: unknown, block: number): Buffer {
-    const name = `the buffer allocate() returned for block ${block}`;
     if (!Buffer.isBuffer(answer)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `allocate() must return a Buffer (a view of blockSize bytes), got ${describeValue(answer)} for block ${block}`);
     }
-    if (isDetached(answer)) throw detachedError(name);
+    // A detached view has no bytes, and blockSize is at least 1: a view of the
+    // right size is known to be attached without asking isDetached.
     if (answer.byteLength !== this.blockSize) {
-      throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} has ${answer.byteLength} bytes; the stream reads ${this.blockSize}-byte blocks`);
+      if (isDetached(answer)) throw detachedError(allocatedName(block));
+      throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${allocatedName(block)} has ${answer.byteLength} bytes; the stream reads ${this.blockSize}-byte blocks`);
     }
     // The core's rule for direct I/O: only memory it knows to be 4096-aligned
-    // (allocAligned, AlignedPagePool) is sure to satisfy every device.
-    if (this.file.flags.direct && !isKnownAligned(answer, AIO_MAX_ALIGNMENT)) {
-      throw new AioUsageError(
-        'AIO_ERR_OUT_OF_RANGE',
-        `${name} is not known to be ${AIO_MAX_ALIGNMENT}-aligned, and ${this.file.describe()} is opened for direct I/O; use allocAligned() or an AlignedPagePool page`,
-      );
+    // (allocAligned, AlignedPagePool) is sure to satisfy every device.  Memory
+    // once known to be aligned stays so, so the last such ArrayBuffer is
+    // remembered and a view on it needs only its offset checked.
+    if (this.#direct) {
+      const memory = answer.buffer;
+      if (memory === this.#alignedMemory ? answer.byteOffset % AIO_MAX_ALIGNMENT !== 0 : !isKnownAligned(answer, AIO_MAX_ALIGNMENT)) {
+        throw new AioUsageError(
+          'AIO_ERR_OUT_OF_RANGE',
+          `${allocatedName(block)} is not known to be ${AIO_MAX_ALIGNMENT}-aligned, and ${this.file.describe()} is opened for direct I/O; use allocAligned() or an AlignedPagePool page`,
+        );
+      }
+      this.#alignedMemory = memory;
     }
-    if (this.#owned.has(answer)) {
-      throw new AioUsageError('AIO_ERR_BUFFER_STATE', `${name} is already the buffer of another block the stream holds`);
+    // One Set operation instead of has() then add(): a buffer already held
+    // leaves the size unchanged, and the set as it was.
+    const owned = this.#owned.size;
+    this.#owned.add(answer);
+    if (this.#owned.size === owned) {
+      throw new AioUsageError('AIO_ERR_BUFFER_STATE', `${allocatedName(block)} is already the buffer of another block the stream holds`);
     }
     return answer;
   }
@@ -978,9 +998,7 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
       if (blocks === 1) {
         handle.startRead(this.file, first.buffer as Buffer, io.offset);
       } else {
-        const buffers = new Array<Buffer>(blocks);
-        for (let i = 0; i < blocks; i++) buffers[i] = this.#slots[this.#wrap(io.first + io.done + i)].buffer as Buffer;
-        const runs = joinAdjacent(buffers);
+        const runs = this.#joinAdjacent(this.#wrap(io.first + io.done), blocks);
         if (runs.length === 1) handle.startRead(this.file, runs[0], io.offset);
         else handle.startReadv(this.file, runs, io.offset);
       }
@@ -997,6 +1015,36 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
     this.#counters.reads++;
     if (blocks > this.#counters.largestRead) this.#counters.largestRead = blocks;
     this.#onRead?.(first.block, blocks);
+  }
+
+  /**
+   * The buffers of `count` slots from ring index `from`, with every run of
+   * back-to-back buffers joined into one view of their memory (no copy): a
+   * buffer pool whose frames are adjacent gets one plain read, others one
+   * iovec per run.  Built straight from the slots, with one array per read.
+   */
+  #joinAdjacent(from: number, count: number): Buffer[] {
+    const slots = this.#slots;
+    const runs: Buffer[] = [];
+    let first = slots[from].buffer as Buffer;
+    let memory = first.buffer;
+    let end = first.byteOffset + first.byteLength;
+    let joined = 1;
+    for (let i = 1, index = this.#wrap(from + 1); i <= count; i++, index = this.#wrap(index + 1)) {
+      const next = i < count ? (slots[index].buffer as Buffer) : null;
+      if (next !== null && next.buffer === memory && next.byteOffset === end) {
+        end += next.byteLength;
+        joined++;
+        continue;
+      }
+      runs.push(joined === 1 ? first : Buffer.from(memory, first.byteOffset, end - first.byteOffset));
+      if (next === null) break;
+      first = next;
+      memory = next.buffer;
+      end = next.byteOffset + next.byteLength;
+      joined = 1;
+    }
+    return runs;
   }
 
   // ---------------------------------------------------------------------
@@ -1266,27 +1314,9 @@ export class ReadStream<T = undefined> implements AsyncIterable<ReadStreamItem<T
   }
 }
 
-/** Whether `b` starts where `a` ends, in the same memory. */
-function follows(a: Buffer, b: Buffer): boolean {
-  return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
-}
-
-/**
- * The buffers of a combined read with every run of back-to-back buffers
- * joined into one view of their memory (no copy): a buffer pool whose frames
- * are adjacent gets one plain read, others one iovec per run.
- */
-function joinAdjacent(buffers: Buffer[]): Buffer[] {
-  const runs: Buffer[] = [];
-  let start = 0;
-  for (let i = 1; i <= buffers.length; i++) {
-    if (i < buffers.length && follows(buffers[i - 1], buffers[i])) continue;
-    const first = buffers[start];
-    const last = buffers[i - 1];
-    runs.push(i - start === 1 ? first : Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.byteLength - first.byteOffset));
-    start = i;
-  }
-  return runs;
+/** How usage errors name a buffer `allocate` returned. */
+function allocatedName(block: number): string {
+  return `the buffer allocate() returned for block ${block}`;
 }
 
 function checkFunction(value: unknown, name: string, required: boolean): ((...args: never[]) => unknown) | undefined {

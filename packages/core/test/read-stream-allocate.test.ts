@@ -120,6 +120,32 @@ for (const kind of ['sync', 'deferred'] as const) {
       await file.close();
     });
 
+    it(`${kind}: runs of adjacent caller buffers among separate ones are joined within one vectored read`, async () => {
+      const content = bytes(BS * 32, 14);
+      const { aio } = context(kind);
+      const file = aio.open(makeFile(content));
+      // Pairs of blocks back to back, each pair far from the one before it:
+      // a combined read of four blocks is two runs of two.
+      const slab = allocAligned(BS * 64);
+      const reads = recordReads();
+      const stream = blockRangeReadStream(aio, file, {
+        blockSize: BS,
+        combineLimit: 4 * BS,
+        full: true,
+        allocate: (block) => slab.subarray((2 * block - (block % 2)) * BS, (2 * block - (block % 2) + 1) * BS),
+      });
+      let count = 0;
+      for await (const item of stream) {
+        assert.ok(item.buffer.equals(blockOf(content, item.block)), `block ${item.block}`);
+        count++;
+      }
+      setInjection(null);
+      assert.equal(count, 32);
+      assert.ok(reads.some((r) => r.op === 'readv' && r.length === 4 * BS), 'four blocks in two runs are one readv');
+      assert.ok(reads.every((r) => r.op === 'readv'), 'no run spans a whole read');
+      await file.close();
+    });
+
     it(`${kind}: hits come from isCached and are never allocated; misses are`, async () => {
       const content = bytes(BS * 40, 4);
       const { aio } = context(kind);
@@ -343,6 +369,28 @@ describe('read stream into the caller\'s buffers: usage errors', () => {
       await assert.rejects(stream.next(), usage('AIO_ERR_OUT_OF_RANGE'));
       await stream.end();
     }
+    await file.close();
+  });
+
+  it('on a direct file a misaligned view of memory the stream already read into is AIO_ERR_OUT_OF_RANGE', async (ctx) => {
+    if (fs.constants.O_DIRECT === undefined) ctx.skip('no O_DIRECT here');
+    const { aio } = context('sync');
+    let file: AioFile;
+    try {
+      file = aio.open(makeFile(bytes(8192 * 4, 15)), { direct: true });
+    } catch (error) {
+      ctx.skip(`the temporary directory refuses O_DIRECT: ${(error as Error).message}`);
+      return;
+    }
+    // Block 0 gets an aligned page of the slab; block 1 a view of the same slab 512 bytes off.
+    const slab = allocAligned(8192 * 4);
+    const stream = blockRangeReadStream(aio, file, {
+      allocate: (block) => (block === 0 ? slab.subarray(0, 8192) : slab.subarray(8192 + 512, 2 * 8192 + 512)),
+    });
+    const first = await stream.next();
+    assert.equal(first?.block, 0);
+    await assert.rejects(stream.next(), usage('AIO_ERR_OUT_OF_RANGE'));
+    await stream.end();
     await file.close();
   });
 
