@@ -16,7 +16,7 @@
  * waiters and Promises all run there.
  */
 import { BouncePool } from './bounce.js';
-import { callbacksAt, callbacksOf, AIO_MAX_CALLBACKS_PER_HANDLE } from './callbacks.js';
+import { callbacksAt, callbacksOf, localCallbacks, sharedCallbacks, AIO_MAX_CALLBACKS_PER_HANDLE, type AioCallbacks } from './callbacks.js';
 import { AioAbortError, AioUsageError, errnoOf } from './errors.js';
 import { AioFile, AioFileTable, type AioOpenFlags, type AioRenameOptions } from './file.js';
 import {
@@ -50,17 +50,16 @@ import {
   type AioOpCode,
 } from './method.js';
 import { AioPromiseQueue } from './promise-api.js';
-import { AioResult, AioReturn, encodeRawResult } from './result.js';
+import { AioResult, AioReturn, encodeRawResultOf } from './result.js';
 import { allocAligned } from './aligned.js';
 import { asyncOpTable } from './native-method.js';
 import { executeWithNodeFs, syncMethod } from './sync-method.js';
 import {
   checkBoolean,
   checkBufferList,
-  checkBuffer,
+  checkBufferBytes,
   checkByteRange,
   checkInteger,
-  checkLength,
   checkOffset,
   checkOptions,
   checkSignal,
@@ -233,9 +232,8 @@ export class Aio {
    * drawn in `handle.ts` happen; each caller below is one of them.
    */
   #setState(handle: AioHandle, state: number): void {
-    if (TRACE_STATES) {
-      process.stderr.write(`aio: io ${handle.index}|gen ${handle.io.generation}|op ${handle.opName}: ${AIO_HANDLE_STATES[handle.stateCode]} -> ${AIO_HANDLE_STATES[state]}\n`);
-    }
+    // The trace lives in its own function: this one must stay small enough to be inlined on every transition.
+    if (TRACE_STATES) traceState(handle, state);
     handle.stateCode = state;
   }
 
@@ -249,6 +247,13 @@ export class Aio {
    */
   acquire(ret?: AioReturn): AioHandle {
     this.#checkAcquire(ret);
+    if (this.#idleCount > 0) {
+      // The common case: a handle is free and nothing is collected or waited for, so no completion can run here.
+      const handle = this.#handOut(this.#handles[this.#idle[--this.#idleCount]], ret);
+      // Taking the last free handle may leave waiting acquireAsync callers behind staged IO (see #serveAcquireWaiter).
+      if (this.#acquireWaiters.length > 0) this.#serveAcquireWaiter();
+      return handle;
+    }
     // Completions collected while this call waits must not hand a handle to
     // an acquireAsync waiter: this call takes the handed-out slot next.
     this.#acquiringSync = true;
@@ -483,16 +488,43 @@ export class Aio {
       this.#checkFile(file);
       io = validateIo(op, buffer, buffers, offset, length, keepSize);
     } catch (error) {
-      // A refused start* gives the handle back (PostgreSQL releases the
-      // handed-out handle on error): the next acquire() must not find it
-      // still handed out.  Wait references taken on it are simply done.
-      this.#handedOut = null;
-      this.#handedOutToWaiter = null;
-      this.#recycle(handle);
-      this.#afterHandlesFreed();
+      this.#refuseStart(handle);
       throw error;
     }
     this.#define(handle, op, file, io.view, io.views, io.offset, io.length, io.flags);
+  }
+
+  /**
+   * @internal handle.startRead/startWrite: {@link _startIo} for the two
+   * single-buffer ops, with the same checks and without the dispatch on the
+   * op (the IOs a storage engine starts most).
+   */
+  _startReadWrite(handle: AioHandle, op: 1 | 3, file: AioFile, buffer: unknown, offset: unknown, length: unknown): void {
+    this.#checkUsable('start', op);
+    this.#checkDefinable(handle, op);
+    let at: number;
+    let bytes: number;
+    try {
+      this.#checkFile(file);
+      at = checkOffset(offset, 'offset');
+      bytes = checkBufferBytes(buffer, length, 'buffer', 'length');
+    } catch (error) {
+      this.#refuseStart(handle);
+      throw error;
+    }
+    this.#define(handle, op, file, buffer as ArrayBufferView, null, at, bytes, 0);
+  }
+
+  /**
+   * A refused start* gives the handle back (PostgreSQL releases the
+   * handed-out handle on error): the next acquire() must not find it still
+   * handed out.  Wait references taken on it are simply done.
+   */
+  #refuseStart(handle: AioHandle): void {
+    this.#handedOut = null;
+    this.#handedOutToWaiter = null;
+    this.#recycle(handle);
+    this.#afterHandlesFreed();
   }
 
   #checkDefinable(handle: AioHandle, op: AioOpCode): void {
@@ -505,6 +537,8 @@ export class Aio {
   }
 
   #checkFile(file: unknown): asserts file is AioFile {
+    // The common case first, decided by loads and compares: an open file of this context from this copy of the core.
+    if (file instanceof AioFile && file.aio === this && !file.closed) return;
     if (!isAioFile(file)) {
       throw new AioUsageError('AIO_ERR_INVALID_TYPE', `file must be an AioFile from aio.open(), got ${describeValue(file)}`);
     }
@@ -544,7 +578,7 @@ export class Aio {
     this.#handedOut = null;
     this.#handedOutToWaiter = null;
     this.#counters.started++;
-    this.#runStageCallbacks(handle);
+    if (handle.callbackCount > 0) this.#runStageCallbacks(handle);
     this.#setState(handle, HS_STAGED);
     if (handle.callbackError !== undefined) {
       // A stage callback threw: the IO is not executed; it completes at once
@@ -566,7 +600,8 @@ export class Aio {
       this.#staged[this.#stagedCount++] = io;
       if (!this.#batchMode) this.#submitStaged();
     }
-    this.#afterHandlesFreed();
+    // No handle is handed out any more: queued convenience calls and acquireAsync callers may go on.
+    if (this.#promises.queued > 0 || this.#acquireWaiters.length > 0) this.#afterHandlesFreed();
   }
 
   #statSlotOf(index: number): Buffer {
@@ -694,18 +729,15 @@ export class Aio {
    */
   #completeIo(handle: AioHandle, rawResult: number): void {
     if (handle.stateCode !== HS_SUBMITTED) {
-      process.emitWarning(`aio: ${this.methodName} completed handle ${handle.index} in state ${handle.state}; ignored`, { code: 'AIO_METHOD_BUG' });
+      this.#ignoreCompletion(handle);
       return;
     }
     this.#completionDepth++;
     try {
-      const real =
-        handle.userBuffer !== null || handle.userBuffers !== null
-          ? this.#bounce.swapOut(handle, rawResult)
-          : handle.statTarget !== null
-            ? this.#finishStat(handle, rawResult)
-            : rawResult;
-      const raw = injectionActive() ? applyInjection(handle.io, this.methodName, real) : real;
+      let raw = rawResult;
+      if (handle.userBuffer !== null || handle.userBuffers !== null) raw = this.#bounce.swapOut(handle, raw);
+      else if (handle.statTarget !== null) raw = this.#finishStat(handle, raw);
+      if (injectionActive()) raw = applyInjection(handle.io, this.methodName, raw);
       handle.raw = raw;
       this.#setState(handle, HS_COMPLETED_IO);
       this.#unlinkInflight(handle);
@@ -723,6 +755,11 @@ export class Aio {
     } finally {
       this.#completionDepth--;
     }
+  }
+
+  /** A method reported a completion for an IO that is not in flight: a bug in the method, reported and ignored. */
+  #ignoreCompletion(handle: AioHandle): void {
+    process.emitWarning(`aio: ${this.methodName} completed handle ${handle.index} in state ${handle.state}; ignored`, { code: 'AIO_METHOD_BUG' });
   }
 
   #unlinkInflight(handle: AioHandle): void {
@@ -748,39 +785,48 @@ export class Aio {
       result.errorData = 0;
       return;
     }
-    encodeRawResult(result, AIO_OP_NAMES[handle.io.op], handle.io.length, raw);
+    encodeRawResultOf(result, handle.io.op, handle.io.length, raw);
   }
 
   /** Shared callbacks, last registered first; a throw becomes an error result. */
   #runSharedCallbacks(handle: AioHandle): void {
-    if (handle.callbackError !== undefined) return;
-    this.#runCompletionCallbacks(handle, handle.distilled, 'completeShared');
+    if (handle.callbackError !== undefined || handle.callbackCount === 0) return;
+    this.#runCompletionCallbacks(handle, handle.distilled, sharedCallbacks, 'completeShared');
   }
 
-  #runCompletionCallbacks(handle: AioHandle, result: AioResult, phase: 'completeShared' | 'completeLocal'): void {
-    for (let i = handle.callbackCount - 1; i >= 0; i--) {
-      const id = handle.callbackIds[i];
-      const callback = callbacksAt(id)[phase];
-      if (callback === undefined) continue;
-      this.#callbackDepth++;
-      try {
+  /**
+   * One completion phase's callbacks, last registered first: `functions`
+   * holds that phase's function per callback id.  One try around the loop
+   * (not one per callback): a throw ends the phase anyway.
+   */
+  #runCompletionCallbacks(
+    handle: AioHandle,
+    result: AioResult,
+    functions: readonly (AioCallbacks['completeShared'] | undefined)[],
+    phase: 'completeShared' | 'completeLocal',
+  ): void {
+    let i = handle.callbackCount - 1;
+    this.#callbackDepth++;
+    try {
+      for (; i >= 0; i--) {
+        const callback = functions[handle.callbackIds[i]];
+        if (callback === undefined) continue;
         const next = callback(handle, result, handle.callbackData[i]);
         if (next !== result) {
           if (!isAioResult(next)) throw new TypeError(`${phase} callback must return an AioResult`);
           result.assign(next);
         }
-      } catch (error) {
-        handle.callbackError = error;
-        result.status = 'error';
-        result.result = 0;
-        result.errno = undefined;
-        result.code = 'AIO_CALLBACK_FAILED';
-        result.id = id;
-        result.errorData = 0;
-        return;
-      } finally {
-        this.#callbackDepth--;
       }
+    } catch (error) {
+      handle.callbackError = error;
+      result.status = 'error';
+      result.result = 0;
+      result.errno = undefined;
+      result.code = 'AIO_CALLBACK_FAILED';
+      result.id = handle.callbackIds[i];
+      result.errorData = 0;
+    } finally {
+      this.#callbackDepth--;
     }
   }
 
@@ -799,8 +845,12 @@ export class Aio {
    * the issuer's return object, bumps the generation and frees the handle.
    */
   #reclaim(handle: AioHandle): void {
-    const local = handle.scratch.assign(handle.distilled);
-    this.#runCompletionCallbacks(handle, local, 'completeLocal');
+    // Local callbacks work on a copy (the distilled result stays what waiters saw); without callbacks there is nothing to copy.
+    let local = handle.distilled;
+    if (handle.callbackCount > 0) {
+      local = handle.scratch.assign(local);
+      this.#runCompletionCallbacks(handle, local, localCallbacks, 'completeLocal');
+    }
     this.#setState(handle, HS_COMPLETED_LOCAL);
     const ret = handle.ret;
     if (ret !== null) this.#fillReturn(handle, ret, local);
@@ -1320,6 +1370,11 @@ export class Aio {
   }
 }
 
+/** AIO_DEBUG=states: one line per state change. */
+function traceState(handle: AioHandle, state: number): void {
+  process.stderr.write(`aio: io ${handle.index}|gen ${handle.io.generation}|op ${handle.opName}: ${AIO_HANDLE_STATES[handle.stateCode]} -> ${AIO_HANDLE_STATES[state]}\n`);
+}
+
 /** A `start*` call's arguments once checked. */
 interface ValidatedIo {
   view: ArrayBufferView | null;
@@ -1347,8 +1402,8 @@ function validateIo(op: AioOpCode, buffer: unknown, buffers: unknown, offset: un
   io.flags = 0;
   if (op === 1 || op === 3) {
     io.offset = checkOffset(offset, 'offset');
-    io.view = checkBuffer(buffer, 'buffer');
-    io.length = checkLength(length, io.view, 'length');
+    io.length = checkBufferBytes(buffer, length, 'buffer', 'length');
+    io.view = buffer as ArrayBufferView;
   } else if (op === 2 || op === 4) {
     io.offset = checkOffset(offset, 'offset');
     io.views = checkBufferList(buffers, 'buffers');

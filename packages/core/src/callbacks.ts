@@ -50,6 +50,15 @@ export const AIO_MAX_CALLBACK_IDS = 255;
 const table: (AioCallbacks | undefined)[] = [undefined];
 
 /**
+ * The completion functions of every id, in arrays indexed by id (undefined where
+ * a definition has none).  The completion path reads these instead of
+ * `callbacks[phase]`: a property load keyed by a phase name is a
+ * megamorphic lookup, about 20 ns per IO and callback on Node 20.
+ */
+export const sharedCallbacks: (AioCallbacks['completeShared'] | undefined)[] = [undefined];
+export const localCallbacks: (AioCallbacks['completeLocal'] | undefined)[] = [undefined];
+
+/**
  * Defines a set of callbacks and returns its id.  Throws if neither
  * `completeShared` nor `completeLocal` is given (a callback that never runs
  * at completion has no business on a handle).
@@ -69,7 +78,10 @@ export function defineAioCallbacks(callbacks: AioCallbacks): AioCallbackId {
   if (table.length > AIO_MAX_CALLBACK_IDS) {
     throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `at most ${AIO_MAX_CALLBACK_IDS} callback definitions per thread`);
   }
-  table.push(Object.freeze({ ...callbacks }));
+  const frozen = Object.freeze({ ...callbacks });
+  table.push(frozen);
+  sharedCallbacks.push(frozen.completeShared);
+  localCallbacks.push(frozen.completeLocal);
   return table.length - 1;
 }
 

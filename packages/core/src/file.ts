@@ -30,6 +30,7 @@ import { AioReturn } from './result.js';
 import {
   checkBoolean,
   checkBuffer,
+  checkBufferBytes,
   checkByteRange,
   checkPath,
   checkBufferList,
@@ -269,6 +270,11 @@ export class AioFile {
   /** Reads into `buffer` at `position`; resolves with the bytes read (0 at end of file, fewer near it). */
   read(buffer: ArrayBufferView, position: number | bigint, options?: AioFileIoOptions): Promise<number> {
     try {
+      if (options === undefined) {
+        // The common call, checked in the same order with one read of the buffer's byteLength and no options object.
+        const bytes = checkBufferBytes(buffer, undefined, 'buffer', 'options.length');
+        return this.aio._runPromiseIo(1, this, buffer, null, checkOffset(position, 'position'), bytes, undefined);
+      }
       const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
       const buf = checkBuffer(buffer, 'buffer');
       return this.aio._runPromiseIo(1, this, buf, null, checkOffset(position, 'position'), checkLength(opts.length, buf, 'options.length'), checkSignal(opts.signal, 'options.signal'));
@@ -291,6 +297,11 @@ export class AioFile {
   /** Writes `buffer` at `position`; resolves with the bytes written. */
   write(buffer: ArrayBufferView, position: number | bigint, options?: AioFileIoOptions): Promise<number> {
     try {
+      if (options === undefined) {
+        // The common call, checked in the same order with one read of the buffer's byteLength and no options object.
+        const bytes = checkBufferBytes(buffer, undefined, 'buffer', 'options.length');
+        return this.aio._runPromiseIo(3, this, buffer, null, checkOffset(position, 'position'), bytes, undefined);
+      }
       const opts = checkOptions<AioFileIoOptions>(options, 'options', IO_OPTION_KEYS);
       const buf = checkBuffer(buffer, 'buffer');
       return this.aio._runPromiseIo(3, this, buf, null, checkOffset(position, 'position'), checkLength(opts.length, buf, 'options.length'), checkSignal(opts.signal, 'options.signal'));

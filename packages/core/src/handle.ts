@@ -273,7 +273,7 @@ export class AioHandle {
 
   /** Reads `file` at `offset` into `buffer` (the first `length` bytes of it). */
   startRead(file: AioFile, buffer: ArrayBufferView, offset: number | bigint, length?: number): void {
-    this.aio._startIo(this, 1, file, buffer, null, offset, length);
+    this.aio._startReadWrite(this, 1, file, buffer, offset, length);
   }
 
   /** Reads `file` at `offset` into `buffers`, in order (preadv). */
@@ -283,7 +283,7 @@ export class AioHandle {
 
   /** Writes the first `length` bytes of `buffer` to `file` at `offset`. */
   startWrite(file: AioFile, buffer: ArrayBufferView, offset: number | bigint, length?: number): void {
-    this.aio._startIo(this, 3, file, buffer, null, offset, length);
+    this.aio._startReadWrite(this, 3, file, buffer, offset, length);
   }
 
   /** Writes `buffers`, in order, to `file` at `offset` (pwritev). */

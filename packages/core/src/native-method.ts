@@ -209,7 +209,7 @@ export class NativeMethod implements AioMethod {
   }
 
   waitOne(handle: AioIoView, generation: number): void {
-    const count = this.#binding.wait(this.#context, handle.index, generation % 0x1_0000_0000);
+    const count = this.#binding.wait(this.#context, handle.index, generation >>> 0);
     if (count > 0) this.#host.processCompletions(this.#completions, count);
   }
 
@@ -221,7 +221,7 @@ export class NativeMethod implements AioMethod {
 
   cancel(handle: AioIoView): AioCancelOutcome {
     if (this.#binding.cancel === undefined) return 'unsupported';
-    return CANCEL_OUTCOMES[this.#binding.cancel(this.#context, handle.index, handle.generation % 0x1_0000_0000)] ?? 'unsupported';
+    return CANCEL_OUTCOMES[this.#binding.cancel(this.#context, handle.index, handle.generation >>> 0)] ?? 'unsupported';
   }
 
   executeSynchronously(handle: AioIoView): number {
@@ -252,7 +252,8 @@ export class NativeMethod implements AioMethod {
 function encodeIo(handle: AioIoView, words: Float64Array, at: number, views: (ArrayBufferView | undefined)[], used: number): number {
   words[at] = handle.op;
   words[at + 1] = handle.index;
-  words[at + 2] = handle.generation % 0x1_0000_0000;
+  // ToUint32 is the generation modulo 2^32, in one instruction (`%` by 2^32 is a floating-point remainder call).
+  words[at + 2] = handle.generation >>> 0;
   const file = handle.file as AioFile;
   words[at + 3] = file.flags.direct ? handle.flags | AIO_IO_FILE_DIRECT : handle.flags;
   words[at + 4] = file.fd;

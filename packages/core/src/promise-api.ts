@@ -36,6 +36,20 @@ interface QueuedIo {
 
 let ECANCELED: number | undefined;
 
+/**
+ * The resolving functions of the Promise being made: {@link capture} is the
+ * executor of every convenience Promise (one function for all of them, so
+ * making a Promise allocates no closure), and the caller takes them out
+ * right after `new Promise(capture)` returns.
+ */
+let capturedResolve: ((bytes: number) => void) | null = null;
+let capturedReject: ((error: unknown) => void) | null = null;
+
+function capture(resolve: (bytes: number) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 export class AioPromiseQueue {
   readonly #core: AioCore;
   readonly #queue: QueuedIo[] = [];
@@ -118,10 +132,11 @@ export class AioPromiseQueue {
     ret.reset();
     handle.ret = ret;
     handle.settles = true;
-    const promise = new Promise<number>((resolve, reject) => {
-      this.#resolve[index] = resolve;
-      this.#reject[index] = reject;
-    });
+    const promise = new Promise<number>(capture);
+    this.#resolve[index] = capturedResolve;
+    this.#reject[index] = capturedReject;
+    capturedResolve = null;
+    capturedReject = null;
     if (signal !== undefined) this.#watchSignal(handle, signal);
     this.#core.define(handle, op, file, buffer, buffers, offset, length, flags);
     return promise;

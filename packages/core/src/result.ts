@@ -10,8 +10,23 @@
  */
 import { AioIoError, errnoOf, systemErrorCode } from './errors.js';
 
+import type { AioOpCode, AioOpName } from './method.js';
+
 let EFAULT: number | undefined;
-import type { AioOpName } from './method.js';
+
+/** Op codes by name (method.ts's AIO_OP, which this module cannot import without an import cycle). */
+const OP_CODES: Readonly<Record<AioOpName, AioOpCode>> = {
+  invalid: 0,
+  read: 1,
+  readv: 2,
+  write: 3,
+  writev: 4,
+  fsync: 5,
+  fdatasync: 6,
+  stat: 7,
+  truncate: 8,
+  allocate: 9,
+};
 
 /**
  * - `unknown`: not complete yet (the value of a fresh return object);
@@ -223,6 +238,15 @@ export function reportIoResult(ret: AioReturn): AioIoError {
  * `AIO_SHORT_WRITE` for a write) and fewer bytes is partial.
  */
 export function encodeRawResult(into: AioResult, op: AioOpName, requested: number, raw: number): void {
+  encodeRawResultOf(into, OP_CODES[op], requested, raw);
+}
+
+/**
+ * {@link encodeRawResult} for an op code: what the core calls per IO (a
+ * number compares in one instruction; the op's name would be looked up and
+ * compared as strings).
+ */
+export function encodeRawResultOf(into: AioResult, op: AioOpCode, requested: number, raw: number): void {
   into.id = 0;
   into.errorData = 0;
   if (raw < 0) {
@@ -235,13 +259,14 @@ export function encodeRawResult(into: AioResult, op: AioOpName, requested: numbe
   into.errno = undefined;
   into.code = undefined;
   into.result = raw;
-  if (!movesBytes(op) || raw === requested) {
+  // Ops 1 to 4 (read, readv, write, writev) move bytes; the others report 0 or -errno.
+  if (raw === requested || op < 1 || op > 4) {
     into.status = 'ok';
   } else if (raw === 0) {
     // Nothing moved where bytes were asked: for a read the end of the file.
     into.status = 'error';
     into.errorData = requested;
-    into.code = op === 'read' || op === 'readv' ? 'AIO_EOF' : 'AIO_SHORT_WRITE';
+    into.code = op <= 2 ? 'AIO_EOF' : 'AIO_SHORT_WRITE';
   } else {
     into.status = 'partial';
   }

@@ -46,6 +46,29 @@ export function checkBuffer(value: unknown, name: string): ArrayBufferView {
   return value;
 }
 
+/**
+ * {@link checkBuffer} and {@link checkLength} in one, for the IO paths:
+ * throws unless `value` is a view whose memory is still there and `length`
+ * (when given) is an integer within it; returns the number of bytes the IO
+ * moves (`value` is then the checked view).  It reads `byteLength` once: on
+ * Node 20 every read of it is a generic property load plus a builtin call
+ * (TurboFan does not inline it for typed arrays), about 10 ns each.
+ */
+export function checkBufferBytes(value: unknown, length: unknown, name: string, lengthName: string): number {
+  if (!ArrayBuffer.isView(value)) {
+    throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a Buffer, TypedArray or DataView, got ${describeValue(value)}`);
+  }
+  const size = value.byteLength;
+  if (size === 0 && isDetached(value)) throw detachedError(name);
+  if (length === undefined) {
+    if (size > MAX_IO_BYTES) {
+      throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `the buffer holds ${size} bytes; one IO moves at most ${MAX_IO_BYTES}`);
+    }
+    return size;
+  }
+  return checkLengthWithin(length, size, lengthName);
+}
+
 /** The usage error for a view whose ArrayBuffer was detached. */
 export function detachedError(name: string): AioUsageError {
   return new AioUsageError('AIO_ERR_DETACHED', `${name} is a view on a detached ArrayBuffer (it was transferred away); its memory is gone`);
@@ -102,14 +125,19 @@ export function checkLength(length: unknown, buffer: ArrayBufferView, name: stri
     }
     return buffer.byteLength;
   }
+  return checkLengthWithin(length, buffer.byteLength, name);
+}
+
+/** Throws unless `length` is an integer within a buffer of `size` bytes (and one IO's limit); returns it. */
+function checkLengthWithin(length: unknown, size: number, name: string): number {
   if (typeof length !== 'number') {
     throw new AioUsageError('AIO_ERR_INVALID_TYPE', `${name} must be a number, got ${describeValue(length)}`);
   }
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} must be a non-negative integer, got ${length}`);
   }
-  if (length > buffer.byteLength) {
-    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} ${length} is beyond the buffer's ${buffer.byteLength} bytes`);
+  if (length > size) {
+    throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} ${length} is beyond the buffer's ${size} bytes`);
   }
   if (length > MAX_IO_BYTES) {
     throw new AioUsageError('AIO_ERR_OUT_OF_RANGE', `${name} ${length}; one IO moves at most ${MAX_IO_BYTES}`);

@@ -68,6 +68,28 @@ describe('core: buffers that could be detached', () => {
     await file.close();
   });
 
+  it('core: views cut from aligned memory with subarray run zero-copy on every IO and keep their own keys', async () => {
+    const { aio } = world.context('deferred');
+    const content = pattern(8 * 4096, 9);
+    const file = aio.open(world.file(content));
+    const slab = allocAligned(4 * 4096);
+    const slots = [0, 1, 2, 3].map((i) => slab.subarray(i * 4096, (i + 1) * 4096));
+    const keysBefore = slots.map((slot) => Reflect.ownKeys(slot).filter((key) => typeof key === 'string' || Object.getOwnPropertyDescriptor(slot, key)?.enumerable));
+    for (let round = 0; round < 2; round++) {
+      const counts = await Promise.all(slots.map((slot, i) => file.read(slot, (round * 4 + i) * 4096)));
+      assert.deepEqual(counts, [4096, 4096, 4096, 4096]);
+      slots.forEach((slot, i) => assert.ok(slot.equals(content.subarray((round * 4 + i) * 4096, (round * 4 + i + 1) * 4096)), `round ${round} slot ${i}`));
+    }
+    assert.equal(aio.stats().copied, 0, 'no IO on a slot went through bounce memory');
+    const keysAfter = slots.map((slot) => Reflect.ownKeys(slot).filter((key) => typeof key === 'string' || Object.getOwnPropertyDescriptor(slot, key)?.enumerable));
+    assert.deepEqual(keysAfter, keysBefore, 'no enumerable key was added to the caller\'s views');
+    assert.deepStrictEqual(slots[0], Buffer.from(slots[0]), 'a slot still compares equal to a plain copy');
+    // A plain view of the same size in between is still copied.
+    assert.equal(await file.read(Buffer.alloc(4096), 0), 4096);
+    assert.equal(aio.stats().copied, 1);
+    await file.close();
+  });
+
   it('core: a short read copies only the bytes it transferred into a copied buffer', async () => {
     const { aio } = world.context('deferred');
     const file = aio.open(world.file(pattern(100, 5)));
