@@ -10,23 +10,11 @@
  */
 import { AioIoError, errnoOf, systemErrorCode } from './errors.js';
 
-import type { AioOpCode, AioOpName } from './method.js';
+// method.js reaches this module again through copies.js (a cycle): AIO_OP is read only inside functions,
+// after every module has run, so the live binding is set by then.
+import { AIO_OP, type AioOpCode, type AioOpName } from './method.js';
 
 let EFAULT: number | undefined;
-
-/** Op codes by name (method.ts's AIO_OP, which this module cannot import without an import cycle). */
-const OP_CODES: Readonly<Record<AioOpName, AioOpCode>> = {
-  invalid: 0,
-  read: 1,
-  readv: 2,
-  write: 3,
-  writev: 4,
-  fsync: 5,
-  fdatasync: 6,
-  stat: 7,
-  truncate: 8,
-  allocate: 9,
-};
 
 /**
  * - `unknown`: not complete yet (the value of a fresh return object);
@@ -238,7 +226,7 @@ export function reportIoResult(ret: AioReturn): AioIoError {
  * `AIO_SHORT_WRITE` for a write) and fewer bytes is partial.
  */
 export function encodeRawResult(into: AioResult, op: AioOpName, requested: number, raw: number): void {
-  encodeRawResultOf(into, OP_CODES[op], requested, raw);
+  encodeRawResultOf(into, AIO_OP[op], requested, raw);
 }
 
 /**
